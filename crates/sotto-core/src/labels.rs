@@ -1,0 +1,19 @@
+//! Every domain-separation string Sotto uses, in one place so that no two sub-protocols can share
+//! one by accident. `docs/protocol.md` lists the same strings; they are normative.
+
+/// Context of the Ed25519 signature binding an identity's X25519 key to its Ed25519 key.
+pub const IDENTITY_BINDING: &[u8] = b"Sotto_v1_IdentityBinding";
+/// Context of the signature over a signed X25519 prekey.
+pub const SIGNED_PRE_KEY: &[u8] = b"Sotto_v1_SignedPreKey";
+/// Context of the signature over an ML-KEM-1024 prekey.
+pub const KEM_PRE_KEY: &[u8] = b"Sotto_v1_KemPreKey";
+/// HKDF info prefix of the PQXDH key derivation (followed by the 32-byte transcript hash).
+pub const PQXDH_INFO: &[u8] = b"Sotto_PQXDH_X25519_SHA-256_ML-KEM-1024";
+/// Prefix of the PQXDH transcript hash.
+pub const PQXDH_TRANSCRIPT: &[u8] = b"Sotto_PQXDH_Transcript_v1";
+/// HKDF info of the Double Ratchet root KDF.
+pub const RATCHET_ROOT: &[u8] = b"Sotto_Ratchet_Root_v1";
+/// HKDF info of the per-message key derivation.
+pub const MESSAGE_KEYS: &[u8] = b"Sotto_Ratchet_MessageKeys_v1";
+/// Prefix of the per-party safety-number hash (format version 1).
+pub const SAFETY_NUMBER_VERSION: [u8; 2] = [0x00, 0x01];

@@ -1,0 +1,20 @@
+//! The Double Ratchet: one file per term of the specification.
+//!
+//! A [`RootKey`](root_key::RootKey) steps with each new ratchet key; each step yields a
+//! [`ChainKey`](chain_key::ChainKey) that steps once per message, yielding a
+//! [`MessageKeySeed`](message_key::MessageKeySeed) from which the cipher, MAC and IV keys of one
+//! message are derived. Receiving chains keep the seeds of skipped messages, within the limits
+//! below.
+
+pub(crate) mod chain_key;
+pub(crate) mod message_key;
+pub(crate) mod receiver_chain;
+pub(crate) mod root_key;
+pub(crate) mod session;
+
+/// The furthest a message counter may jump ahead of its chain.
+pub const MAX_FORWARD_JUMP: u32 = 25_000;
+/// The most skipped-message keys kept per receiving chain (oldest evicted first).
+pub const MAX_SKIPPED_KEYS_PER_CHAIN: usize = 2_000;
+/// The most receiving chains kept per session (oldest evicted first).
+pub const MAX_RECEIVING_CHAINS: usize = 5;

@@ -1,0 +1,15 @@
+//! Sotto's wire formats, as data only.
+//!
+//! Everything that crosses the network between Sotto clients is one of the protobuf messages
+//! below, preceded on the wire by a one-byte version (see `docs/protocol.md`). This crate holds
+//! no logic: `sotto-core` turns these structures into validated, typed values ("parse, don't
+//! validate") and back.
+//!
+//! The structures derive [`prost::Message`] directly instead of being generated from `.proto`
+//! files, so the build needs no `protoc`. The equivalent schemas are printed in
+//! `docs/protocol.md`; field numbers here are normative.
+
+pub mod fingerprint;
+pub mod protocol;
+
+pub use prost::Message;
