@@ -88,6 +88,9 @@ impl SafetyNumber {
     pub fn compare_scanned(&self, scanned: &[u8]) -> Result<Comparison, SafetyNumberError> {
         let theirs =
             CombinedFingerprints::decode(scanned).map_err(|_| SafetyNumberError::Malformed)?;
+        if theirs.version == 0 {
+            return Err(SafetyNumberError::Malformed);
+        }
         if theirs.version != SCANNABLE_VERSION {
             return Err(SafetyNumberError::VersionMismatch {
                 theirs: theirs.version,

@@ -99,6 +99,25 @@ impl SessionRecord {
             .is_some_and(|s| s.pending_pre_key.is_some())
     }
 
+    /// The base key naming the current session (equal on both sides of one session).
+    pub fn current_base_key(&self) -> Option<PublicKey> {
+        self.current.as_ref().map(|s| s.base_key)
+    }
+
+    /// Skipped-message keys held by the current session, over all its receiving chains.
+    pub fn skipped_key_count(&self) -> usize {
+        self.current.as_ref().map_or(0, |s| {
+            s.receiving_chains.iter().map(|c| c.skipped.len()).sum()
+        })
+    }
+
+    /// Receiving chains held by the current session.
+    pub fn receiving_chain_count(&self) -> usize {
+        self.current
+            .as_ref()
+            .map_or(0, |s| s.receiving_chains.len())
+    }
+
     /// Starts a new current session from a verified bundle (PQXDH initiator); any current
     /// session is archived.
     ///
