@@ -156,6 +156,11 @@ impl KemKeyPair {
     pub fn generate(rng: &mut impl CryptoRng) -> Self {
         let mut seed = Zeroizing::new([0u8; 64]);
         rng.fill_bytes(seed.as_mut());
+        Self::from_seed(&seed)
+    }
+
+    /// Derives a key pair from its 64-byte FIPS 203 seed `d || z` (ML-KEM.KeyGen_internal).
+    pub fn from_seed(seed: &[u8; 64]) -> Self {
         let pair = mlkem1024::generate_key_pair(*seed);
         let (mut secret, public) = pair.into_parts();
         let kept = Self {

@@ -20,6 +20,8 @@ pub mod bundle;
 pub mod curve;
 pub mod error;
 pub mod identity;
+#[doc(hidden)]
+pub mod kat;
 pub mod kem;
 pub mod labels;
 pub mod message;

@@ -66,13 +66,13 @@ impl Transcript<'_> {
 }
 
 /// The secret inputs, in IKM order.
-struct SecretInputs {
-    dh: Vec<SharedSecret>,
-    kem: SharedSecret,
+pub(crate) struct SecretInputs {
+    pub(crate) dh: Vec<SharedSecret>,
+    pub(crate) kem: SharedSecret,
 }
 
 /// Derives the first root key from the secret inputs and the transcript hash.
-fn derive_root_key(secrets: &SecretInputs, transcript: &[u8; 32]) -> RootKey {
+pub(crate) fn derive_root_key(secrets: &SecretInputs, transcript: &[u8; 32]) -> RootKey {
     let mut ikm = Zeroizing::new(Vec::with_capacity(32 * (secrets.dh.len() + 2)));
     ikm.extend_from_slice(&[0xff; 32]);
     secrets

@@ -48,11 +48,13 @@ pub struct SignedPreKeyPair {
 impl SignedPreKeyPair {
     /// Generates and signs a new signed prekey.
     pub fn generate(identity: &IdentityKeyPair, id: u32, rng: &mut impl CryptoRng) -> Self {
-        let key_pair = KeyPair::generate(rng);
-        let signature = identity.sign(
-            labels::SIGNED_PRE_KEY,
-            &[&signed_pre_key_body(id, &key_pair.public)],
-        );
+        Self::new(identity, id, KeyPair::generate(rng))
+    }
+
+    /// Signs an existing key pair as signed prekey `id`.
+    pub fn new(identity: &IdentityKeyPair, id: u32, key_pair: KeyPair) -> Self {
+        let body = signed_pre_key_body(id, &key_pair.public);
+        let signature = identity.sign(labels::SIGNED_PRE_KEY, &[&body]);
         Self {
             id,
             key_pair,
@@ -126,7 +128,16 @@ impl KemPreKeyPair {
         kind: KemPreKeyKind,
         rng: &mut impl CryptoRng,
     ) -> Self {
-        let key_pair = KemKeyPair::generate(rng);
+        Self::new(identity, id, kind, KemKeyPair::generate(rng))
+    }
+
+    /// Signs an existing key pair as ML-KEM prekey `id` of `kind`.
+    pub fn new(
+        identity: &IdentityKeyPair,
+        id: u32,
+        kind: KemPreKeyKind,
+        key_pair: KemKeyPair,
+    ) -> Self {
         let encoded = key_pair.public.encode();
         let signature = identity.sign(labels::KEM_PRE_KEY, &[&kem_signed_body(kind, id, &encoded)]);
         Self {

@@ -104,6 +104,11 @@ impl SessionRecord {
         self.current.as_ref().map(|s| s.base_key)
     }
 
+    /// The current session's associated data: its PQXDH transcript hash.
+    pub fn current_associated_data(&self) -> Option<[u8; 32]> {
+        self.current.as_ref().map(|s| s.associated_data)
+    }
+
     /// Skipped-message keys held by the current session, over all its receiving chains.
     pub fn skipped_key_count(&self) -> usize {
         self.current.as_ref().map_or(0, |s| {

@@ -62,6 +62,11 @@ pub(crate) struct MessageKeys {
 }
 
 impl MessageKeys {
+    /// The three keys, for known-answer tests.
+    pub(crate) fn to_parts(&self) -> ([u8; 32], [u8; 32], [u8; 16]) {
+        (self.cipher_key, self.mac_key, self.iv)
+    }
+
     /// AES-256-CTR in place (encryption and decryption are the same operation).
     pub(crate) fn apply_cipher(&self, buffer: &mut [u8]) {
         let mut cipher = Ctr128BE::<Aes256>::new(&self.cipher_key.into(), &self.iv.into());
