@@ -32,7 +32,6 @@ pub struct SessionRecord {
 }
 
 /// The result of a successful decryption.
-#[derive(Debug)]
 #[non_exhaustive]
 pub struct Decrypted {
     /// The plaintext (zeroized when dropped).
@@ -59,6 +58,19 @@ pub struct PreKeyUse {
     pub kem_pre_key_kind: KemPreKeyKind,
     /// The initiator's base key.
     pub base_key: PublicKey,
+}
+
+impl std::fmt::Debug for Decrypted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decrypted")
+            .field(
+                "plaintext",
+                &format_args!("<{} bytes>", self.plaintext.len()),
+            )
+            .field("remote_identity", &self.remote_identity)
+            .field("pre_key_use", &self.pre_key_use)
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for SessionRecord {

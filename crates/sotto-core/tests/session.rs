@@ -96,3 +96,23 @@ fn works_without_one_time_prekeys_through_the_last_resort_key() {
         "the last-resort key is kept"
     );
 }
+
+#[test]
+fn debug_output_shows_no_plaintext_or_secret() {
+    let (mut alice, mut bob) = pair();
+    let m = alice.encrypt(b"attack at dawn");
+    let decrypted = bob.decrypt(&alice.address.clone(), &m).unwrap();
+    let printed = format!(
+        "{decrypted:?} {:?} {:?} {:?}",
+        bob.record, bob.store, bob.identity
+    );
+    assert!(!printed.contains("attack"), "{printed}");
+    assert!(printed.contains("<14 bytes>"));
+    let secret = hex_of(&bob.identity.to_secret_bytes()[..8]);
+    assert!(!printed.to_lowercase().contains(&secret));
+    assert!(!printed.contains(&format!("{:?}", &bob.identity.to_secret_bytes()[..8])));
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
