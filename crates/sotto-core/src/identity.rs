@@ -121,7 +121,10 @@ impl fmt::Debug for IdentityKey {
 fn verifying_key(bytes: &[u8]) -> Result<VerifyingKey, KeyError> {
     let raw: [u8; 32] = bytes.try_into().map_err(|_| KeyError::InvalidSigningKey)?;
     let key = VerifyingKey::from_bytes(&raw).map_err(|_| KeyError::InvalidSigningKey)?;
-    if key.is_weak() {
+    // Decompression reduces y modulo p, so refuse any encoding that is not the canonical one:
+    // an identity has exactly one encoding.
+    let canonical = key.to_edwards().compress();
+    if key.is_weak() || canonical.as_bytes() != &raw {
         return Err(KeyError::InvalidSigningKey);
     }
     Ok(key)
@@ -250,6 +253,35 @@ mod tests {
         assert_eq!(
             IdentityKey::from_wire(&spliced).unwrap_err(),
             KeyError::BadSignature
+        );
+    }
+
+    #[test]
+    fn non_canonical_signing_key_encoding_is_refused() {
+        use curve25519_dalek::edwards::CompressedEdwardsY;
+        // y = p + k for small k: decompression reduces y mod p, so these decode to valid points.
+        let mut refused = 0;
+        for k in 2u8..19 {
+            let mut y = [0xffu8; 32];
+            y[0] = 0xed + k;
+            y[31] = 0x7f;
+            let Some(point) = CompressedEdwardsY(y).decompress() else {
+                continue;
+            };
+            if point.is_small_order() {
+                continue;
+            }
+            assert_eq!(verifying_key(&y).unwrap_err(), KeyError::InvalidSigningKey);
+            let canonical = point.compress().to_bytes();
+            assert!(
+                verifying_key(&canonical).is_ok(),
+                "the canonical twin is a fine key"
+            );
+            refused += 1;
+        }
+        assert!(
+            refused > 0,
+            "no non-canonical encoding of a valid point was tried"
         );
     }
 

@@ -65,7 +65,7 @@ fn kdf_vectors_from_their_inputs() {
             array(&case["kem_shared_secret"]),
             array(&case["transcript_hash"]),
         );
-        assert_eq!(root, array::<32>(&case["root_key"]));
+        assert_eq!(root, array::<32>(&case["sk"]));
     }
 }
 
@@ -99,7 +99,7 @@ fn pqxdh_vector_from_its_inputs() {
         v["transcript_hash"]
     );
     let root = vectors_gen::handshake_root_key(&alice, &bob, &message);
-    assert_eq!(hex::encode(root), v["root_key"]);
+    assert_eq!(hex::encode(root), v["sk"]);
     assert!(
         bob.store.one_time.is_empty() && bob.store.kem.is_empty(),
         "one-time keys retired"

@@ -210,7 +210,7 @@ pub fn pqxdh() -> Value {
         "prekey_message": hex::encode(&first),
         "plaintext": String::from_utf8(plaintext).unwrap(),
         "transcript_hash": hex::encode(bob.record.current_associated_data().unwrap()),
-        "root_key": hex::encode(handshake_root_key(&alice, &bob, &first)),
+        "sk": hex::encode(handshake_root_key(&alice, &bob, &first)),
     })
 }
 
@@ -281,10 +281,13 @@ pub fn ratchet() -> Value {
         local_address: &alice.address,
         remote_address: &bob.address,
     };
+    alice.rng.take_draws();
+    bob.rng.take_draws();
     alice
         .record
         .initiate(parties, &verified, &mut alice.rng)
         .unwrap();
+    let initiator_draws = alice.rng.take_draws();
     let mut wire: Vec<(bool, Vec<u8>)> = Vec::new();
     let mut steps = Vec::new();
     for (index, step) in RATCHET_SCRIPT.iter().enumerate() {
@@ -292,7 +295,8 @@ pub fn ratchet() -> Value {
             Step::Send(from_alice, text) => {
                 let sender = if *from_alice { &mut alice } else { &mut bob };
                 let bytes = sender.encrypt(text.as_bytes());
-                steps.push(json!({"step": index, "send": if *from_alice {"alice"} else {"bob"}, "plaintext": text, "wire": hex::encode(&bytes)}));
+                let draws = sender.rng.take_draws();
+                steps.push(json!({"step": index, "send": if *from_alice {"alice"} else {"bob"}, "plaintext": text, "draws": draws, "wire": hex::encode(&bytes)}));
                 wire.push((*from_alice, bytes));
             }
             Step::Deliver(of) => {
@@ -307,7 +311,8 @@ pub fn ratchet() -> Value {
         }
     }
     json!({
-        "description": "A Double Ratchet transcript after the PQXDH vector's set-up (same devices and seeds), with out-of-order delivery across DH ratchet steps. `deliver` names the step that sent the message. Each party's RNG continues the draws of its seed.",
+        "description": "A Double Ratchet transcript from the PQXDH vector's devices (same secrets), with out-of-order delivery across DH ratchet steps. `deliver` names the step that sent the message. `initiator_draws` are the bytes SessionRecord::initiate drew; each send lists the bytes its encryption drew (32 bytes: the new ratchet private key of a DH ratchet step, or nothing).",
+        "initiator_draws": initiator_draws,
         "steps": steps,
     })
 }
@@ -350,7 +355,7 @@ pub fn kdf() -> Value {
         let kem: [u8; 32] = rng.bytes();
         let transcript: [u8; 32] = rng.bytes();
         let root_key = kat::pqxdh_root_key(&dh, kem, transcript);
-        pqxdh.push(json!({"dh": dh.iter().map(hex::encode).collect::<Vec<_>>(), "kem_shared_secret": hex::encode(kem), "transcript_hash": hex::encode(transcript), "root_key": hex::encode(root_key)}));
+        pqxdh.push(json!({"dh": dh.iter().map(hex::encode).collect::<Vec<_>>(), "kem_shared_secret": hex::encode(kem), "transcript_hash": hex::encode(transcript), "sk": hex::encode(root_key)}));
     }
     json!({
         "description": "Each KDF of docs/protocol.md on random inputs.",
