@@ -33,6 +33,23 @@ impl IdentityKey {
     /// Wrong length or type, an invalid or weak Ed25519 key, an invalid X25519 key, or a binding
     /// signature that fails strict verification.
     pub fn from_wire(bytes: &[u8]) -> Result<Self, KeyError> {
+        let key = Self::from_stored(bytes)?;
+        key.verify(
+            labels::IDENTITY_BINDING,
+            &[&key.agreement.encode()],
+            &key.binding,
+        )?;
+        Ok(key)
+    }
+
+    /// Decodes an identity that was verified by [`IdentityKey::from_wire`] when it arrived and
+    /// has been in our own (encrypted) storage since: every key is still validated, but the
+    /// binding signature is not checked again (it costs an Ed25519 verification per session on
+    /// every record load).
+    ///
+    /// # Errors
+    /// As [`IdentityKey::from_wire`], except [`KeyError::BadSignature`].
+    pub(crate) fn from_stored(bytes: &[u8]) -> Result<Self, KeyError> {
         if bytes.len() != IDENTITY_ENCODED_LEN {
             return Err(KeyError::WrongLength {
                 expected: IDENTITY_ENCODED_LEN,
@@ -51,13 +68,11 @@ impl IdentityKey {
         let agreement = PublicKey::from_raw(u)?;
         let mut binding = [0; 64];
         binding.copy_from_slice(&bytes[65..]);
-        let key = Self {
+        Ok(Self {
             signing,
             agreement,
             binding,
-        };
-        key.verify(labels::IDENTITY_BINDING, &[&agreement.encode()], &binding)?;
-        Ok(key)
+        })
     }
 
     /// The 129-byte wire encoding.
@@ -243,6 +258,17 @@ mod tests {
             bad[i / 8] ^= 1 << (i % 8);
             assert!(IdentityKey::from_wire(&bad).is_err(), "bit {i} accepted");
         }
+    }
+
+    #[test]
+    fn stored_identities_skip_only_the_signature() {
+        let mut encoded = identity(7).public().encode();
+        encoded[100] ^= 1;
+        assert_eq!(IdentityKey::from_wire(&encoded).unwrap_err(), KeyError::BadSignature);
+        assert!(IdentityKey::from_stored(&encoded).is_ok());
+        encoded[40] ^= 0x80;
+        encoded[64] |= 0x80;
+        assert!(IdentityKey::from_stored(&encoded).is_err(), "keys are still validated");
     }
 
     #[test]

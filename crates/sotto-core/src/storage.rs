@@ -220,7 +220,7 @@ fn session_from_structure(s: &SessionStructure) -> Result<Session, RecordError> 
     let private = Zeroizing::new(bytes32(&s.our_ratchet_private, "ratchet private key")?);
     Ok(Session {
         associated_data: bytes32(&s.associated_data, "associated data")?,
-        remote_identity: IdentityKey::from_wire(&s.remote_identity)?,
+        remote_identity: IdentityKey::from_stored(&s.remote_identity)?,
         base_key: PublicKey::from_wire(&s.base_key)?,
         root_key: RootKey::new(bytes32(&s.root_key, "root key")?),
         our_ratchet: KeyPair {
@@ -271,7 +271,7 @@ fn receiver_from_structure(c: &ReceiverChainStructure) -> Result<ReceiverChain, 
 
 fn pending_from_structure(p: &PendingPreKeyStructure) -> Result<PendingPreKey, RecordError> {
     Ok(PendingPreKey {
-        local_identity: IdentityKey::from_wire(&p.local_identity)?,
+        local_identity: IdentityKey::from_stored(&p.local_identity)?,
         signed_pre_key_id: p.signed_pre_key_id,
         one_time_pre_key_id: p.one_time_pre_key_id,
         kem_pre_key_id: p.kem_pre_key_id,
