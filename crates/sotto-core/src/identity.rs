@@ -264,11 +264,17 @@ mod tests {
     fn stored_identities_skip_only_the_signature() {
         let mut encoded = identity(7).public().encode();
         encoded[100] ^= 1;
-        assert_eq!(IdentityKey::from_wire(&encoded).unwrap_err(), KeyError::BadSignature);
+        assert_eq!(
+            IdentityKey::from_wire(&encoded).unwrap_err(),
+            KeyError::BadSignature
+        );
         assert!(IdentityKey::from_stored(&encoded).is_ok());
         encoded[40] ^= 0x80;
         encoded[64] |= 0x80;
-        assert!(IdentityKey::from_stored(&encoded).is_err(), "keys are still validated");
+        assert!(
+            IdentityKey::from_stored(&encoded).is_err(),
+            "keys are still validated"
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ use crate::message::{MessageKind, PreKeyMessage, RatchetMessage};
 use crate::pqxdh::{self, Parties, ResponderKeys};
 use crate::prekey::{KemPreKeyKind, PreKeyStore};
 use crate::ratchet::session::Session;
+use crate::ratchet::{MAX_ARCHIVED_NEW_CHAIN_JUMP, MAX_FORWARD_JUMP};
 
 /// The most archived sessions a record keeps (oldest dropped first).
 pub const MAX_ARCHIVED_SESSIONS: usize = 40;
@@ -199,7 +200,13 @@ impl SessionRecord {
         let mut first_error = None;
         let candidates = self.current.iter().chain(self.archived.iter());
         for (position, session) in candidates.enumerate() {
-            match session.plan_decrypt(&message) {
+            let is_current = position == 0 && self.current.is_some();
+            let limit = if is_current {
+                MAX_FORWARD_JUMP
+            } else {
+                MAX_ARCHIVED_NEW_CHAIN_JUMP
+            };
+            match session.plan_decrypt(&message, limit) {
                 Ok((commit, plaintext)) => {
                     let remote_identity = session.remote_identity.clone();
                     self.commit_at(position, commit);
@@ -247,7 +254,7 @@ impl SessionRecord {
         let keys = look_up(&message, pre_keys)?;
         let mut session = pqxdh::respond(parties, &message, &keys)?;
         let inner = RatchetMessage::try_from(message.message.as_slice())?;
-        let (commit, plaintext) = session.plan_decrypt(&inner)?;
+        let (commit, plaintext) = session.plan_decrypt(&inner, MAX_FORWARD_JUMP)?;
         session.commit(commit);
         let remote_identity = session.remote_identity.clone();
         self.promote(session);

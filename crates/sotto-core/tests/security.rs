@@ -196,3 +196,41 @@ fn a_session_survives_being_stored_and_loaded_mid_conversation() {
     let reply = bob.encrypt(b"reply");
     assert_eq!(&alice.decrypt(&b, &reply).unwrap().plaintext[..], b"reply");
 }
+
+#[test]
+fn archived_sessions_bound_the_work_a_forged_message_can_cause() {
+    // Bob holds a current session with Alice and, archived, the one she used before.
+    let setup = || {
+        let (mut alice, mut bob) = established();
+        let (a, b) = (alice.address.clone(), bob.address.clone());
+        let mut old = Party::new("alice", 1, 1);
+        old.record = snapshot(&alice.record);
+        alice.initiate(&bob.bundle(Some(101), 900), &b);
+        let m = alice.encrypt(b"new session");
+        bob.decrypt(&a, &m).unwrap();
+        assert_eq!(bob.record.archived_count(), 1);
+        (old, bob, a)
+    };
+    // The old session starts a new chain (its next send is a DH ratchet step) near its start:
+    // the archived session still reads it and becomes current again.
+    let (mut old, mut bob, a) = setup();
+    let messages: Vec<Vec<u8>> = (0..50).map(|_| old.encrypt(b"late")).collect();
+    assert_eq!(
+        &bob.decrypt(&a, &messages[49]).unwrap().plaintext[..],
+        b"late"
+    );
+    // Far into a new chain, an archived session refuses before deriving 2,000+ keys.
+    let (mut old, mut bob, a) = setup();
+    let messages: Vec<Vec<u8>> = (0..2_102).map(|_| old.encrypt(b"far")).collect();
+    let before = bob.record.to_bytes();
+    assert!(bob.decrypt(&a, &messages[2_101]).is_err());
+    assert_eq!(*bob.record.to_bytes(), *before);
+    // It is the archived session's limit that refused: the current session may jump that far.
+    let (mut alice, mut bob) = established();
+    let a = alice.address.clone();
+    let messages: Vec<Vec<u8>> = (0..2_102).map(|_| alice.encrypt(b"far")).collect();
+    assert_eq!(
+        &bob.decrypt(&a, &messages[2_101]).unwrap().plaintext[..],
+        b"far"
+    );
+}

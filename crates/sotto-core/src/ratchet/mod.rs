@@ -14,6 +14,11 @@ pub(crate) mod session;
 
 /// The furthest a message counter may jump ahead of its chain.
 pub const MAX_FORWARD_JUMP: u32 = 25_000;
+/// How far into a new chain an *archived* session may be asked to start. Every session of a
+/// record is tried for a message on an unknown ratchet key, so without this bound one forged
+/// message could make 41 sessions each derive 25,000 keys; honest peers start new chains on
+/// archived sessions near index 0 (simultaneous initiation).
+pub const MAX_ARCHIVED_NEW_CHAIN_JUMP: u32 = 2_000;
 /// The most skipped-message keys kept per receiving chain (oldest evicted first).
 pub const MAX_SKIPPED_KEYS_PER_CHAIN: usize = 2_000;
 /// The most receiving chains kept per session (oldest evicted first).

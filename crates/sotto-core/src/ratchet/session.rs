@@ -132,17 +132,19 @@ impl Session {
         Ok(())
     }
 
-    /// Authenticates and decrypts `message` without changing the session.
+    /// Authenticates and decrypts `message` without changing the session. A message on a new
+    /// ratchet key may start at most `new_chain_limit` messages into its chain.
     pub(crate) fn plan_decrypt(
         &self,
         message: &RatchetMessage<'_>,
+        new_chain_limit: u32,
     ) -> Result<(Commit, Zeroizing<Vec<u8>>), DecryptError> {
         let position = self
             .receiving_chains
             .iter()
             .position(|c| c.ratchet_key == message.ratchet_key);
         let Some(index) = position else {
-            return self.plan_new_chain(message);
+            return self.plan_new_chain(message, new_chain_limit);
         };
         let chain = &self.receiving_chains[index];
         if message.counter < chain.chain_key.index() {
@@ -174,12 +176,13 @@ impl Session {
     fn plan_new_chain(
         &self,
         message: &RatchetMessage<'_>,
+        limit: u32,
     ) -> Result<(Commit, Zeroizing<Vec<u8>>), DecryptError> {
         // Check the jump before the key agreement, so a bogus counter costs nothing.
-        if message.counter > super::MAX_FORWARD_JUMP {
+        if message.counter > limit.min(super::MAX_FORWARD_JUMP) {
             return Err(DecryptError::CounterJumpTooLarge {
                 jump: message.counter.into(),
-                limit: super::MAX_FORWARD_JUMP,
+                limit: limit.min(super::MAX_FORWARD_JUMP),
             });
         }
         let (root_key, chain_key) = self

@@ -1,0 +1,109 @@
+//! Replays every fuzz corpus under `fuzz/corpus/<target>/` through the same harness the fuzz
+//! targets use (`fuzz/harness.rs`), so inputs that once reached deep into the protocol keep
+//! being checked by `cargo test`, on stable Rust, without a fuzzer.
+//!
+//! To refresh the hand-made seeds after a protocol change:
+//! `SOTTO_WRITE_FUZZ_SEEDS=1 cargo test -p sotto-core --test fuzz_corpus -- --ignored`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../../../fuzz/harness.rs"]
+mod harness;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn corpus_dir(target: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(target)
+}
+
+/// Runs `check` on every file of the target's corpus; fails if there is none.
+fn replay(target: &str, check: fn(&[u8])) {
+    let dir = corpus_dir(target);
+    let entries =
+        fs::read_dir(&dir).unwrap_or_else(|e| panic!("corpus {} is missing: {e}", dir.display()));
+    let mut count = 0;
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if !path.is_file() {
+            continue;
+        }
+        let data = fs::read(&path).unwrap();
+        let outcome = std::panic::catch_unwind(|| check(&data));
+        assert!(outcome.is_ok(), "{target}: input {} fails", path.display());
+        count += 1;
+    }
+    assert!(count > 0, "corpus {} is empty", dir.display());
+}
+
+macro_rules! corpus_tests {
+    ($($target:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $target() {
+                replay(stringify!($target), harness::$target);
+            }
+        )*
+
+        /// Every target of `seeds()` has a replay test above.
+        const TARGETS: &[&str] = &[$(stringify!($target)),*];
+    };
+}
+
+corpus_tests!(
+    public_key,
+    identity_key,
+    kem,
+    bundle,
+    session_record,
+    safety_number_scan,
+    decrypt_ratchet,
+    decrypt_prekey,
+    two_party,
+);
+
+/// The hand-made seeds are valid inputs, so they pass the harness (and they reach deep: the
+/// protocol ones decrypt, which the harness checks with its duplicate and round-trip asserts).
+#[test]
+fn seeds_pass_and_every_target_has_some() {
+    let seeds = harness::seeds();
+    for target in TARGETS {
+        assert!(
+            seeds.iter().any(|(t, _)| t == target),
+            "no seed for {target}"
+        );
+    }
+    for (target, data) in &seeds {
+        assert!(TARGETS.contains(target), "seed for unknown target {target}");
+        let check = match *target {
+            "public_key" => harness::public_key,
+            "identity_key" => harness::identity_key,
+            "kem" => harness::kem,
+            "bundle" => harness::bundle,
+            "session_record" => harness::session_record,
+            "safety_number_scan" => harness::safety_number_scan,
+            "decrypt_ratchet" => harness::decrypt_ratchet,
+            "decrypt_prekey" => harness::decrypt_prekey,
+            _ => harness::two_party,
+        };
+        check(data);
+    }
+}
+
+/// Writes the seeds as `fuzz/corpus/<target>/seed-<n>` (only with `SOTTO_WRITE_FUZZ_SEEDS=1`).
+#[test]
+#[ignore = "writes into fuzz/corpus; run by hand after a protocol change"]
+fn write_seeds() {
+    if std::env::var_os("SOTTO_WRITE_FUZZ_SEEDS").is_none() {
+        return;
+    }
+    let mut numbers = std::collections::HashMap::new();
+    for (target, data) in harness::seeds() {
+        let dir = corpus_dir(target);
+        fs::create_dir_all(&dir).unwrap();
+        let n = numbers.entry(target).or_insert(0);
+        fs::write(dir.join(format!("seed-{n}")), data).unwrap();
+        *n += 1;
+    }
+}
