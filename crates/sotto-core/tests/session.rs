@@ -27,9 +27,15 @@ fn both_directions_and_acknowledgement() {
     for i in 0..10u8 {
         let m = alice.encrypt(&[i; 300]);
         assert_eq!(m[0], 0x11);
-        assert_eq!(&bob.decrypt(&alice.address.clone(), &m).unwrap().plaintext[..], &[i; 300]);
+        assert_eq!(
+            &bob.decrypt(&alice.address.clone(), &m).unwrap().plaintext[..],
+            &[i; 300]
+        );
         let r = bob.encrypt(&[i; 5]);
-        assert_eq!(&alice.decrypt(&bob.address.clone(), &r).unwrap().plaintext[..], &[i; 5]);
+        assert_eq!(
+            &alice.decrypt(&bob.address.clone(), &r).unwrap().plaintext[..],
+            &[i; 5]
+        );
     }
 }
 
@@ -39,10 +45,16 @@ fn out_of_order_and_duplicates() {
     let from = alice.address.clone();
     let messages: Vec<Vec<u8>> = (0..5u8).map(|i| alice.encrypt(&[i])).collect();
     for i in [3usize, 0, 4, 1, 2] {
-        assert_eq!(&bob.decrypt(&from, &messages[i]).unwrap().plaintext[..], &[i as u8]);
+        assert_eq!(
+            &bob.decrypt(&from, &messages[i]).unwrap().plaintext[..],
+            &[i as u8]
+        );
     }
     for m in &messages {
-        assert!(matches!(bob.decrypt(&from, m), Err(DecryptError::Duplicate { .. })));
+        assert!(matches!(
+            bob.decrypt(&from, m),
+            Err(DecryptError::Duplicate { .. })
+        ));
     }
 }
 
@@ -54,7 +66,10 @@ fn several_prekey_messages_before_an_answer() {
     let second = alice.encrypt(b"two");
     assert_eq!(&bob.decrypt(&from, &second).unwrap().plaintext[..], b"two");
     assert_eq!(&bob.decrypt(&from, &first).unwrap().plaintext[..], b"one");
-    assert!(matches!(bob.decrypt(&from, &first), Err(DecryptError::Duplicate { .. })));
+    assert!(matches!(
+        bob.decrypt(&from, &first),
+        Err(DecryptError::Duplicate { .. })
+    ));
 }
 
 #[test]
@@ -76,5 +91,8 @@ fn works_without_one_time_prekeys_through_the_last_resort_key() {
     let m = alice.encrypt(b"no one-time keys left");
     let d = bob.decrypt(&alice.address.clone(), &m).unwrap();
     assert_eq!(&d.plaintext[..], b"no one-time keys left");
-    assert!(bob.store.kem.contains_key(&900), "the last-resort key is kept");
+    assert!(
+        bob.store.kem.contains_key(&900),
+        "the last-resort key is kept"
+    );
 }

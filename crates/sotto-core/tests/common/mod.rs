@@ -5,7 +5,7 @@ use chacha20::ChaCha20Rng;
 use rand_core::SeedableRng;
 use sotto_core::bundle::{self, VerifiedPreKeyBundle};
 use sotto_core::{
-    Address, Decrypted, DecryptError, IdentityKeyPair, InMemoryPreKeyStore, KemPreKeyKind,
+    Address, DecryptError, Decrypted, IdentityKeyPair, InMemoryPreKeyStore, KemPreKeyKind,
     KemPreKeyPair, OneTimePreKeyPair, Parties, SessionRecord, SignedPreKeyPair,
 };
 
@@ -26,14 +26,22 @@ impl Party {
         let spk = SignedPreKeyPair::generate(&identity, 7, &mut rng);
         store.signed.insert(spk.id, spk);
         for id in 100..103 {
-            store.one_time.insert(id, OneTimePreKeyPair::generate(id, &mut rng));
+            store
+                .one_time
+                .insert(id, OneTimePreKeyPair::generate(id, &mut rng));
         }
         let kem = KemPreKeyPair::generate(&identity, 300, KemPreKeyKind::OneTime, &mut rng);
         store.kem.insert(kem.id, kem);
         let last = KemPreKeyPair::generate(&identity, 900, KemPreKeyKind::LastResort, &mut rng);
         store.kem.insert(last.id, last);
         let address = Address::new(name, device).unwrap();
-        Self { identity, address, store, record: SessionRecord::new(), rng }
+        Self {
+            identity,
+            address,
+            store,
+            record: SessionRecord::new(),
+            rng,
+        }
     }
 
     /// A bundle as the server would hand it out: a one-time key if asked, and the one-time or
@@ -49,7 +57,11 @@ impl Party {
     }
 
     pub fn parties<'a>(&'a self, remote: &'a Address) -> Parties<'a> {
-        Parties { local_identity: &self.identity, local_address: &self.address, remote_address: remote }
+        Parties {
+            local_identity: &self.identity,
+            local_address: &self.address,
+            remote_address: remote,
+        }
     }
 
     pub fn initiate(&mut self, bundle: &VerifiedPreKeyBundle, remote: &Address) {
@@ -58,7 +70,9 @@ impl Party {
             local_address: &self.address,
             remote_address: remote,
         };
-        self.record.initiate(parties, bundle, &mut self.rng).unwrap();
+        self.record
+            .initiate(parties, bundle, &mut self.rng)
+            .unwrap();
     }
 
     pub fn encrypt(&mut self, plaintext: &[u8]) -> Vec<u8> {

@@ -1,0 +1,3 @@
+//! The `sotto` command.
+
+fn main() {}
