@@ -266,8 +266,6 @@ pub const CLOSE_INVALID_FRAME: u16 = 4400;
 pub const CLOSE_GOING_AWAY: u16 = 1001;
 /// WebSocket close code: the client did not answer keep-alive pings.
 pub const CLOSE_PING_TIMEOUT: u16 = 4408;
-/// WebSocket close code: the device was disabled or removed.
-pub const CLOSE_DEVICE_GONE: u16 = 4403;
 
 #[cfg(test)]
 mod tests {

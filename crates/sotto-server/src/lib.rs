@@ -6,5 +6,12 @@
 //! once acknowledged. Accounts, devices and public prekeys live beside the mailboxes. The relay
 //! never holds a key that could decrypt a message, and it keeps as little metadata as it can.
 
+pub mod api;
+pub mod config;
+pub mod delivery;
 pub mod domain;
+pub mod metrics;
+pub mod ratelimit;
+pub mod relay;
 pub mod store;
+pub mod tls;
