@@ -6,6 +6,7 @@
 //! once acknowledged. Accounts, devices and public prekeys live beside the mailboxes. The relay
 //! never holds a key that could decrypt a message, and it keeps as little metadata as it can.
 
+pub mod admin;
 pub mod api;
 pub mod config;
 pub mod delivery;
