@@ -3,6 +3,8 @@
 //!
 //! Exit codes: 0 success, 1 failure (message on stderr), 2 bad usage.
 
+use sotto_cli as _;
+
 mod admin;
 mod bench;
 mod serve;

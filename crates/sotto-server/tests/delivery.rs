@@ -1,4 +1,5 @@
 //! WebSocket delivery over real loopback sockets, against an in-process relay.
+#![allow(clippy::unwrap_used, clippy::panic)] // test helpers: a failed unwrap is a failed test
 
 mod common;
 
