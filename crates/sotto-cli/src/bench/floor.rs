@@ -1,0 +1,92 @@
+//! The floor: the relay's mailbox schema on the same disk with the same durability
+//! (WAL, synchronous=FULL), with envelopes inserted and deleted in transactions of `--batch`,
+//! no HTTP, no WebSocket, no JSON. The relay can at best approach this rate.
+
+use super::server::progress;
+use anyhow::{Context, Result};
+use clap::Args;
+use serde_json::json;
+use sotto_server::store::sqlite::{DATABASE_FILE, SqliteStore};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection};
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Debug, Args)]
+pub struct FloorArgs {
+    /// Envelopes to insert and then delete.
+    #[arg(long, default_value_t = 100_000)]
+    messages: u64,
+    /// Envelope size in bytes.
+    #[arg(long, default_value_t = 1024)]
+    size: usize,
+    /// Envelopes per transaction (the relay's group commit batches up to 512 writes).
+    #[arg(long, default_value_t = 256)]
+    batch: u64,
+    /// Directory for the scratch database [default: a temporary directory].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(args: FloorArgs) -> Result<()> {
+    let temp = tempfile::tempdir()?;
+    let dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
+    // Create the schema through the relay's own migrations.
+    SqliteStore::open(&dir).await?.close().await;
+    let mut conn = SqliteConnectOptions::new()
+        .filename(dir.join(DATABASE_FILE))
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .connect()
+        .await
+        .context("cannot open the scratch database")?;
+    let content = vec![0x5a; args.size];
+    let bar = progress(args.messages * 2, "insert+delete");
+    let start = Instant::now();
+    let batch = args.batch.max(1);
+    let mut n = 0;
+    while n < args.messages {
+        let end = (n + batch).min(args.messages);
+        let mut tx = conn.begin().await?;
+        for i in n..end {
+            let id = format!("floor-{i:016}");
+            sqlx::query(
+                "INSERT INTO message_ids (account_id, message_id, expires_at) VALUES ('a', ?, 0)",
+            )
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("INSERT INTO mailbox (account_id, device_id, message_id, server_timestamp, expires_at, content) VALUES ('a', 1, ?, 0, 0, ?)")
+                .bind(&id)
+                .bind(&content)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        let mut tx = conn.begin().await?;
+        sqlx::query("DELETE FROM mailbox WHERE account_id = 'a' AND device_id = 1 AND id IN (SELECT id FROM mailbox WHERE account_id = 'a' AND device_id = 1 ORDER BY id LIMIT ?)")
+            .bind(i64::try_from(end - n)?)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        bar.inc((end - n) * 2);
+        n = end;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    let report = json!({
+        "envelopes": args.messages,
+        "envelope_bytes": args.size,
+        "batch": batch,
+        "seconds": (seconds * 1000.0).round() / 1000.0,
+        "insert_delete_per_s": (args.messages as f64 / seconds).round(),
+        "commits_per_s": ((2 * args.messages).div_ceil(batch) as f64 / seconds).round(),
+    });
+    super::print_report(&report, args.json)
+}
