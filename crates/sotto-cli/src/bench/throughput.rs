@@ -166,10 +166,10 @@ async fn send_lane(
 
 async fn wait_queue_empty(socket: &mut DeliverySocket) -> Result<()> {
     while let Some(message) = socket.next().await {
-        if let Message::Text(text) = message? {
-            if let Ok(ServerFrame::QueueEmpty) = serde_json::from_str(text.as_str()) {
-                return Ok(());
-            }
+        if let Message::Text(text) = message?
+            && let Ok(ServerFrame::QueueEmpty) = serde_json::from_str(text.as_str())
+        {
+            return Ok(());
         }
     }
     bail!("connection closed before queue_empty")
@@ -194,27 +194,15 @@ async fn receive(
         };
         let mut next = Some(message);
         while let Some(message) = next.take() {
-            if let Message::Text(text) = message? {
-                if let Ok(ServerFrame::Envelope(envelope)) = serde_json::from_str(text.as_str()) {
-                    let sent = envelope
-                        .content
-                        .0
-                        .get(..8)
-                        .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                        .map(u64::from_le_bytes);
-                    let now = clock.elapsed();
-                    latencies.record(
-                        now.saturating_sub(Duration::from_micros(sent.unwrap_or_default())),
-                    );
-                    socket
-                        .feed(Message::Text(
-                            json!({"type": "ack", "id": envelope.id}).to_string().into(),
-                        ))
-                        .await?;
-                    bar.inc(1);
-                    if delivered.count.fetch_add(1, Ordering::Relaxed) + 1 == delivered.goal {
-                        delivered.done.notify_one();
-                    }
+            if let Message::Text(text) = message?
+                && let Ok(ServerFrame::Envelope(envelope)) = serde_json::from_str(text.as_str())
+            {
+                latencies.record(clock.elapsed().saturating_sub(sent_at(&envelope.content.0)));
+                let ack = json!({"type": "ack", "id": envelope.id}).to_string();
+                socket.feed(Message::Text(ack.into())).await?;
+                bar.inc(1);
+                if delivered.count.fetch_add(1, Ordering::Relaxed) + 1 == delivered.goal {
+                    delivered.done.notify_one();
                 }
             }
             next = socket.next().now_or_never().flatten();
@@ -222,6 +210,15 @@ async fn receive(
         socket.flush().await?;
     }
     Ok(latencies)
+}
+
+/// The send time stamped in an envelope's first 8 bytes.
+fn sent_at(content: &[u8]) -> Duration {
+    let micros = content
+        .get(..8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_le_bytes);
+    Duration::from_micros(micros.unwrap_or_default())
 }
 
 fn report(
