@@ -59,6 +59,7 @@ struct ConfigFile {
     registration: Option<Registration>,
     limits: Option<Limits>,
     rate_limits: Option<RateLimitConfig>,
+    directory_cache_ms: Option<u64>,
 }
 
 fn read_config(path: &Path) -> Result<ConfigFile> {
@@ -112,6 +113,9 @@ fn settings(args: ServeArgs) -> Result<Settings> {
         Some(Registration::Open) | None => RegistrationMode::Open,
     };
     let policy = Policy {
+        directory_cache_ms: file
+            .directory_cache_ms
+            .unwrap_or(Policy::default().directory_cache_ms),
         registration,
         limits: file.limits.unwrap_or_default(),
         rate_limits,
@@ -129,7 +133,7 @@ async fn bind(settings: &Settings) -> Result<Listener> {
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     Ok(match &settings.tls {
-        Some((cert, key)) => Listener::Tls(TlsListener::new(tcp, acceptor(cert, key)?)),
+        Some((cert, key)) => Listener::Tls(TlsListener::new(tcp, acceptor(cert, key)?)?),
         None => Listener::Plain(tcp),
     })
 }

@@ -107,7 +107,7 @@ impl Default for RateLimitConfig {
 }
 
 /// Everything the HTTP layer needs to know about policy.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Policy {
     /// Registration mode.
@@ -116,4 +116,18 @@ pub struct Policy {
     pub limits: Limits,
     /// Rate limits.
     pub rate_limits: RateLimitConfig,
+    /// How long credentials and device lists may be served from memory; an account disabled
+    /// by `sotto admin` is refused at the latest this long after.
+    pub directory_cache_ms: u64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            registration: RegistrationMode::default(),
+            limits: Limits::default(),
+            rate_limits: RateLimitConfig::default(),
+            directory_cache_ms: 5_000,
+        }
+    }
 }

@@ -35,6 +35,10 @@ impl Relay {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let limiter = Arc::new(InMemoryRateLimiter::new(policy.rate_limits.clone()));
         let state = AppState {
+            directory: crate::api::directory::Directory::new(
+                store.clone(),
+                Duration::from_millis(policy.directory_cache_ms),
+            ),
             store,
             bus: Arc::new(LocalBus::new()),
             limiter,

@@ -456,3 +456,31 @@ async fn meta_endpoints_and_unknown_routes() {
         "unauthorized",
     );
 }
+
+#[tokio::test]
+async fn a_new_device_is_expected_at_once_despite_the_cache() {
+    let relay = TestRelay::new(relaxed()).await;
+    let alice = relay.register("alice", 0).await;
+    let bob = relay.register("bob", 0).await;
+    let url = |n: u32| format!("/v1/messages/{}/cache-check-{n:08}", bob.account);
+    let first = relay
+        .call(
+            Method::PUT,
+            &url(1),
+            Some(&alice.auth),
+            Some(envelopes(&[1], b"x")),
+        )
+        .await;
+    assert_eq!(first.0, StatusCode::OK);
+    relay.add_device(&bob, 0).await;
+    let stale = relay
+        .call(
+            Method::PUT,
+            &url(2),
+            Some(&alice.auth),
+            Some(envelopes(&[1], b"x")),
+        )
+        .await;
+    assert_error(&stale, StatusCode::CONFLICT, "device_mismatch");
+    assert_eq!(stale.1["missing_devices"], json!([2]));
+}

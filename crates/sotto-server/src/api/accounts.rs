@@ -91,6 +91,7 @@ pub(super) async fn add_device(
         .store
         .add_device(&me.account, record, state.policy.limits.max_devices, today)
         .await?;
+    state.directory.forget(&me.account);
     let response = RegisterResponse {
         account_id: me.account.to_string(),
         device_id: id.get(),

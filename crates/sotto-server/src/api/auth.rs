@@ -47,7 +47,7 @@ pub async fn authenticate(
 ) -> Result<DeviceAddress, ApiError> {
     let (address, presented) = parse_credentials(headers).ok_or(ApiError::Unauthorized)?;
     let stored = state
-        .store
+        .directory
         .credentials(&address)
         .await?
         .ok_or(ApiError::Unauthorized)?;
@@ -60,6 +60,13 @@ pub async fn authenticate(
     let today = Day::from_unix(super::now_ms() / 1000);
     if stored.last_seen != today {
         state.store.touch_device(&address, &today).await?;
+        state.directory.seen(
+            &address,
+            crate::store::DeviceCredentials {
+                last_seen: today,
+                ..stored
+            },
+        );
     }
     Ok(address)
 }

@@ -69,19 +69,12 @@ pub(super) async fn send(
         },
     )
     .await?;
-    let account = state
-        .store
-        .account(&recipient)
+    let mut expected = state
+        .directory
+        .recipient(&recipient)
         .await?
-        .filter(|a| !a.disabled)
-        .ok_or(ApiError::NotFound)?;
-    let mut expected: BTreeSet<DeviceId> = state
-        .store
-        .devices(&account.id)
-        .await?
-        .iter()
-        .map(|d| d.id)
-        .collect();
+        .ok_or(ApiError::NotFound)?
+        .devices;
     if recipient == me.account {
         // Copies to one's own other devices never include the sending device.
         expected.remove(&me.device);

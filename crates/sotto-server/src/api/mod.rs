@@ -5,6 +5,7 @@
 
 mod accounts;
 pub mod auth;
+pub mod directory;
 pub mod error;
 mod json;
 mod keys;
@@ -35,6 +36,8 @@ pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
 pub struct AppState {
     /// Storage.
     pub store: Arc<dyn Store>,
+    /// Cached credentials and device lists in front of `store`.
+    pub directory: directory::Directory,
     /// Wake-ups for delivery connections.
     pub bus: Arc<dyn DeliveryBus>,
     /// Rate limits.

@@ -41,6 +41,7 @@ where
     mailbox_orders_dedups_and_acks(factory().await).await;
     full_mailbox_stores_nothing(factory().await).await;
     envelopes_expire(factory().await).await;
+    concurrent_retries_store_once(factory().await).await;
 }
 
 fn signed(id: u32, tag: u8) -> SignedPreKey {
@@ -486,4 +487,25 @@ async fn envelopes_expire(f: Fixture) {
         ),
         (0, 0)
     );
+}
+
+async fn concurrent_retries_store_once(f: Fixture) {
+    let bob = register(f.store.as_ref(), "bob").await;
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let (store, bob) = (f.store.clone(), bob.clone());
+            let id = if i % 2 == 0 {
+                "same-message-0001"
+            } else {
+                "same-message-0002"
+            };
+            tokio::spawn(async move { store.store(send(&bob, id, &[1], None, 100)).await.unwrap() })
+        })
+        .collect();
+    let mut stored = 0;
+    for task in tasks {
+        stored += usize::from(task.await.unwrap() == SendOutcome::Stored);
+    }
+    assert_eq!(stored, 2);
+    assert_eq!(f.store.queue_len(&first(&bob)).await.unwrap(), 2);
 }

@@ -6,6 +6,7 @@
 //! that durability at a fraction of an fsync per message. Readers use a small pool.
 
 mod accounts;
+mod batch;
 mod mailbox;
 mod prekeys;
 mod writer;

@@ -1,9 +1,9 @@
 //! Group commit: one task owns the write connection and commits every mailbox write that
-//! arrived while the previous commit was running in one transaction. Each write runs in its
-//! own savepoint, so one failing send (a full mailbox) does not undo the others. Callers are
-//! answered only after `COMMIT` returns, i.e. once the WAL is synced to disk.
+//! arrived while the previous commit was running in one transaction (see `batch` for the
+//! statements). Callers are answered only after `COMMIT` returns, i.e. once the WAL is
+//! synced to disk.
 
-use super::mailbox::{ack_in, purge_in, store_in};
+use super::batch::{QueueLengths, delete_acked, purge, store_sends};
 use crate::domain::DeviceAddress;
 use crate::store::{SendOutcome, StoreError, Submission};
 use sqlx::{Connection, SqliteConnection};
@@ -84,12 +84,13 @@ impl WriterHandle {
 
 async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<WriteJob>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut lengths = QueueLengths::default();
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let close = batch
             .iter()
             .position(|job| matches!(job, WriteJob::Close(_)));
         let closing = close.map(|at| batch.remove(at));
-        commit_batch(&mut conn, std::mem::take(&mut batch)).await;
+        commit_batch(&mut conn, std::mem::take(&mut batch), &mut lengths).await;
         if let Some(WriteJob::Close(done)) = closing {
             let _ = conn.close().await;
             let _ = done.send(());
@@ -98,84 +99,119 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<WriteJob>) {
     }
 }
 
-/// A job's result, held until the commit decides whether it stands.
-enum Done {
-    Store(
-        oneshot::Sender<Result<SendOutcome, StoreError>>,
-        Result<SendOutcome, StoreError>,
-    ),
-    Count(
-        oneshot::Sender<Result<u64, StoreError>>,
-        Result<u64, StoreError>,
-    ),
+/// Replies owed for one batch, in the order the work was applied.
+#[derive(Default)]
+struct Replies {
+    stores: Vec<Reply<SendOutcome>>,
+    counts: Vec<Reply<u64>>,
 }
 
-async fn commit_batch(conn: &mut SqliteConnection, batch: Vec<WriteJob>) {
-    let mut done = Vec::with_capacity(batch.len());
-    let began = sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await;
-    let mut failure = began.err().map(|e| e.to_string());
-    let open = failure.is_none();
+/// A caller waiting for a result, and its result.
+type Reply<T> = (
+    oneshot::Sender<Result<T, StoreError>>,
+    Result<T, StoreError>,
+);
+
+/// Applies the batch in one transaction. Any database error fails the whole batch (nothing
+/// of it is committed, every caller gets the error and may retry); per-send refusals such
+/// as a full mailbox are answered individually.
+async fn commit_batch(
+    conn: &mut SqliteConnection,
+    batch: Vec<WriteJob>,
+    lengths: &mut QueueLengths,
+) {
+    let mut sends = Vec::new();
+    let mut acks = Vec::new();
+    let mut purges = Vec::new();
     for job in batch {
         match job {
-            WriteJob::Store(send, reply) => {
-                let result = in_savepoint(conn, open, async |c| store_in(c, &send).await).await;
-                done.push(Done::Store(reply, result));
-            }
-            WriteJob::Ack(device, ids, reply) => {
-                let result =
-                    in_savepoint(conn, open, async |c| ack_in(c, &device, &ids).await).await;
-                done.push(Done::Count(reply, result));
-            }
-            WriteJob::Purge(now, reply) => {
-                let result = in_savepoint(conn, open, async |c| purge_in(c, now).await).await;
-                done.push(Done::Count(reply, result));
-            }
+            WriteJob::Store(send, reply) => sends.push((send, reply)),
+            WriteJob::Ack(device, ids, reply) => acks.push((device, ids, reply)),
+            WriteJob::Purge(now, reply) => purges.push((now, reply)),
             WriteJob::Close(_) => {}
         }
     }
-    if open && let Err(e) = sqlx::query("COMMIT").execute(&mut *conn).await {
-        tracing::error!(error = %e, "mailbox commit failed");
-        failure = Some(e.to_string());
-        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-    }
-    answer(done, failure);
-}
-
-/// Runs one job in a savepoint: its failure undoes only its own writes.
-async fn in_savepoint<T>(
-    conn: &mut SqliteConnection,
-    open: bool,
-    job: impl AsyncFnOnce(&mut SqliteConnection) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    if !open {
-        return Err(StoreError::Database("could not begin a transaction".into()));
-    }
-    sqlx::query("SAVEPOINT job").execute(&mut *conn).await?;
-    let result = job(&mut *conn).await;
-    if result.is_err() {
-        sqlx::query("ROLLBACK TO job").execute(&mut *conn).await?;
-    }
-    sqlx::query("RELEASE job").execute(&mut *conn).await?;
-    result
-}
-
-/// Answers every caller: with its own result if the commit succeeded, else with the failure.
-fn answer(done: Vec<Done>, failure: Option<String>) {
-    let failed = |e: &String| StoreError::Database(format!("commit failed: {e}"));
-    for item in done {
-        match item {
-            Done::Store(reply, result) => {
-                let _ = reply.send(match &failure {
-                    Some(e) => Err(failed(e)),
-                    None => result,
-                });
-            }
-            Done::Count(reply, result) => {
-                let _ = reply.send(match &failure {
-                    Some(e) => Err(failed(e)),
-                    None => result,
-                });
-            }
+    let mut replies = Replies::default();
+    let applied = apply(conn, &sends, &acks, &purges, lengths).await;
+    let committed = match applied {
+        Ok((outcomes, acked, purged)) => match sqlx::query("COMMIT").execute(&mut *conn).await {
+            Ok(_) => Ok((outcomes, acked, purged)),
+            Err(e) => Err(StoreError::from(e)),
+        },
+        Err(e) => Err(e),
+    };
+    match committed {
+        Ok((outcomes, acked, purged)) => {
+            replies.stores = sends
+                .into_iter()
+                .map(|(_, reply)| reply)
+                .zip(outcomes)
+                .collect();
+            replies.counts = acks
+                .into_iter()
+                .map(|(_, _, reply)| reply)
+                .zip(acked.into_iter().map(Ok))
+                .collect();
+            replies
+                .counts
+                .extend(purges.into_iter().map(|(_, reply)| (reply, Ok(purged))));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "mailbox batch failed; rolled back");
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            lengths.clear();
+            let failed = || StoreError::Database(format!("batch rolled back: {e}"));
+            replies.stores = sends
+                .into_iter()
+                .map(|(_, reply)| (reply, Err(failed())))
+                .collect();
+            replies.counts = acks
+                .into_iter()
+                .map(|(_, _, reply)| (reply, Err(failed())))
+                .collect();
+            replies
+                .counts
+                .extend(purges.into_iter().map(|(_, reply)| (reply, Err(failed()))));
         }
     }
+    for (reply, result) in replies.stores {
+        let _ = reply.send(result);
+    }
+    for (reply, result) in replies.counts {
+        let _ = reply.send(result);
+    }
+}
+
+type SendJob = (
+    Box<Submission>,
+    oneshot::Sender<Result<SendOutcome, StoreError>>,
+);
+type AckJob = (
+    DeviceAddress,
+    Vec<i64>,
+    oneshot::Sender<Result<u64, StoreError>>,
+);
+type PurgeJob = (i64, oneshot::Sender<Result<u64, StoreError>>);
+type Applied = (Vec<Result<SendOutcome, StoreError>>, Vec<u64>, u64);
+
+async fn apply(
+    conn: &mut SqliteConnection,
+    sends: &[SendJob],
+    acks: &[AckJob],
+    purges: &[PurgeJob],
+    lengths: &mut QueueLengths,
+) -> Result<Applied, StoreError> {
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+    // Acks first: they make room in mailboxes that sends of the same batch may need.
+    let mut acked = Vec::with_capacity(acks.len());
+    for (device, ids, _) in acks {
+        acked.push(delete_acked(conn, device, ids, lengths).await?);
+    }
+    let submissions: Vec<&Submission> = sends.iter().map(|(send, _)| send.as_ref()).collect();
+    let outcomes = store_sends(conn, &submissions, lengths).await?;
+    let mut purged = 0;
+    if let Some(now) = purges.iter().map(|(now, _)| *now).max() {
+        purged = purge(conn, now, lengths).await?;
+    }
+    Ok((outcomes, acked, purged))
 }
