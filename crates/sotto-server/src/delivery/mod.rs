@@ -20,6 +20,11 @@ use axum::response::Response;
 
 /// Largest frame a client may send: acks are tiny, so this only bounds garbage.
 const MAX_CLIENT_FRAME: usize = 16 * 1024;
+/// Initial read buffer of a connection. The WebSocket library's default (128 KiB) would
+/// dominate the memory of an idle connection; clients only send small acks.
+const READ_BUFFER: usize = 4 * 1024;
+/// Outgoing bytes buffered before a write is forced; envelopes are flushed per burst anyway.
+const WRITE_BUFFER: usize = 8 * 1024;
 
 /// `GET /v1/websocket`: authenticates, then upgrades.
 pub async fn websocket(
@@ -30,6 +35,8 @@ pub async fn websocket(
     let device = authenticate(&state, &headers).await?;
     let upgrade = upgrade.map_err(|_| ApiError::WebSocketRequired)?;
     Ok(upgrade
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
         .max_message_size(MAX_CLIENT_FRAME)
         .max_frame_size(MAX_CLIENT_FRAME)
         .on_upgrade(move |socket| connection::serve(state, device, socket)))

@@ -4,6 +4,10 @@
 //! its sender survives a power loss, not only a crash of the process. Mailbox writes go through
 //! one writer task that commits many requests in one transaction (group commit), which keeps
 //! that durability at a fraction of an fsync per message. Readers use a small pool.
+//!
+//! The writer never checkpoints the WAL itself (`wal_autocheckpoint = 0` on its connection):
+//! a checkpoint fsyncs the main file, and doing it inside a commit would stall every send
+//! waiting on that commit. A background task runs passive checkpoints instead.
 
 mod accounts;
 mod batch;
@@ -29,6 +33,7 @@ pub struct SqliteStore {
     pool: SqlitePool,
     writer: writer::WriterHandle,
     path: PathBuf,
+    checkpoints: std::sync::Arc<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -64,8 +69,22 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Database(format!("migration failed: {e}")))?;
-        let writer = writer::WriterHandle::start(options.connect().await?);
-        Ok(Self { pool, writer, path })
+        let mut writer_conn = options
+            .clone()
+            .pragma("wal_autocheckpoint", "0")
+            .connect()
+            .await?;
+        sqlx::query("PRAGMA wal_autocheckpoint = 0")
+            .execute(&mut writer_conn)
+            .await?;
+        let writer = writer::WriterHandle::start(writer_conn);
+        let checkpoints = std::sync::Arc::new(tokio::spawn(checkpoint_loop(pool.clone())));
+        Ok(Self {
+            pool,
+            writer,
+            path,
+            checkpoints,
+        })
     }
 
     /// Path of the database file.
@@ -75,8 +94,26 @@ impl SqliteStore {
 
     /// Closes the pool and the writer, waiting for pending writes.
     pub async fn close(&self) {
+        self.checkpoints.abort();
         self.writer.close().await;
         self.pool.close().await;
+    }
+}
+
+/// How often the WAL is checkpointed into the main database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+async fn checkpoint_loop(pool: SqlitePool) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    loop {
+        tick.tick().await;
+        // PASSIVE never blocks the writer; whatever it cannot copy now it copies next time.
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
     }
 }
 
