@@ -34,13 +34,15 @@ impl Relay {
     pub fn new(store: Arc<dyn Store>, policy: Policy) -> Self {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let limiter = Arc::new(InMemoryRateLimiter::new(policy.rate_limits.clone()));
+        let bus: Arc<dyn crate::delivery::DeliveryBus> = Arc::new(LocalBus::new());
+        store.set_commit_hook(Arc::new(crate::delivery::bus::BusHook(bus.clone())));
         let state = AppState {
             directory: crate::api::directory::Directory::new(
                 store.clone(),
                 Duration::from_millis(policy.directory_cache_ms),
             ),
             store,
-            bus: Arc::new(LocalBus::new()),
+            bus,
             limiter,
             policy: Arc::new(policy),
             metrics: Arc::new(Metrics::default()),

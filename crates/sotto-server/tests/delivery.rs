@@ -215,3 +215,44 @@ async fn garbage_frames_close_with_a_code_and_delete_nothing() {
     let mut socket = connect(&url, &bob).await;
     assert_eq!(content(&next_frame(&mut socket).await), "keep me");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_larger_than_the_live_queue_arrives_in_order_exactly_once() {
+    let relay = TestRelay::new(relaxed()).await;
+    let url = listen(&relay).await;
+    let (alice, bob) = (
+        relay.register("alice", 0).await,
+        relay.register("bob", 0).await,
+    );
+    let mut socket = connect(&url, &bob).await;
+    assert_eq!(next_frame(&mut socket).await["type"], "queue_empty");
+    let total = 700u32;
+    let sends = (0..total).map(|n| send(&relay, &alice, &bob, n, "burst"));
+    // All at once, so commits outrun the connection and overflow its live queue.
+    futures_util::future::join_all(sends).await;
+    let mut ids = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    while ids.len() < total as usize {
+        let frame = next_frame(&mut socket).await;
+        assert_eq!(frame["type"], "envelope", "{frame}");
+        ids.push(frame["id"].as_i64().unwrap());
+        assert!(
+            names.insert(frame["message_id"].as_str().unwrap().to_owned()),
+            "{frame}"
+        );
+        ack(&mut socket, &frame).await;
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "out of order");
+    close_and_wait(socket).await;
+    let mut again = connect(&url, &bob).await;
+    assert_eq!(
+        next_frame(&mut again).await["type"],
+        "queue_empty",
+        "everything was acked"
+    );
+}
+
+async fn close_and_wait(mut socket: Socket) {
+    socket.close(None).await.unwrap();
+    while let Some(Ok(_)) = tokio::time::timeout(PATIENCE, socket.next()).await.unwrap() {}
+}

@@ -94,13 +94,8 @@ pub(super) async fn send(
     };
     let outcome = state.store.store(submission).await?;
     if outcome == SendOutcome::Stored {
+        // The store hands the committed envelopes to the delivery bus itself.
         Metrics::inc(&state.metrics.messages_stored);
-        for device in addressed {
-            state.bus.notify(&crate::domain::DeviceAddress {
-                account: recipient.clone(),
-                device,
-            });
-        }
     } else {
         Metrics::inc(&state.metrics.messages_duplicate);
     }

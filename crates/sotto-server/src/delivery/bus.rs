@@ -1,21 +1,35 @@
-//! The delivery bus: "a new envelope is queued for device X", and "device X connected
-//! elsewhere". In-process for one node; a cluster implements [`DeliveryBus`] over Redis.
+//! The delivery bus: "here is a new envelope for device X" (or just "look at your mailbox"),
+//! and "device X connected elsewhere". In-process for one node; a cluster implements
+//! [`DeliveryBus`] over Redis.
 //!
-//! A wake-up carries no data: the subscriber re-reads its mailbox, so a lost wake-up delays
-//! delivery until the next one or a reconnect but loses nothing.
+//! The store hands every committed envelope to the bus ([`BusHook`]), and the bus passes it
+//! to the device's connection through a bounded channel, so live traffic needs no mailbox
+//! read. When that channel is full the envelope is dropped, the subscription is marked lossy
+//! and woken, and the connection re-reads its mailbox: the mailbox stays the source of truth,
+//! so nothing is lost, only delayed.
 
 use crate::domain::DeviceAddress;
+use crate::store::{CommitHook, QueuedEnvelope};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
+
+/// Envelopes a connection may have waiting before further ones go through the mailbox.
+const LIVE_QUEUE: usize = 256;
 
 /// The receiving side held by one connection.
 pub struct Subscription {
-    /// Signalled when envelopes may be waiting. A signal sent while nobody waits is kept.
+    /// Signalled when envelopes may be waiting in the mailbox. A signal sent while nobody
+    /// waits is kept.
     pub wake: Arc<Notify>,
     /// Becomes true when a newer connection for the same device replaced this one.
     pub superseded: watch::Receiver<bool>,
+    /// New envelopes, in commit order.
+    pub live: mpsc::Receiver<QueuedEnvelope>,
+    /// Set when an envelope could not be queued on `live`: read the mailbox before trusting
+    /// `live` again.
+    pub lossy: Arc<AtomicBool>,
     release: Option<Box<dyn FnOnce() + Send + Sync>>,
 }
 
@@ -35,18 +49,37 @@ impl Drop for Subscription {
     }
 }
 
-/// Wakes device connections and enforces one connection per device.
+/// Wakes device connections, hands them new envelopes, and keeps one connection per device.
 pub trait DeliveryBus: Send + Sync {
     /// Registers the connection of `device`, superseding any earlier one.
     fn subscribe(&self, device: &DeviceAddress) -> Subscription;
-    /// Wakes the device's connection, if it has one.
+    /// Wakes the device's connection, if it has one, to read its mailbox.
     fn notify(&self, device: &DeviceAddress);
+    /// Hands a just-committed envelope to the device's connection, if it has one. The
+    /// default only wakes it, so it reads the envelope from the mailbox.
+    fn deliver(&self, device: &DeviceAddress, envelope: QueuedEnvelope) {
+        let _ = envelope;
+        self.notify(device);
+    }
+}
+
+/// Connects a store's commits to a bus.
+pub struct BusHook(pub Arc<dyn DeliveryBus>);
+
+impl CommitHook for BusHook {
+    fn committed(&self, envelopes: Vec<(DeviceAddress, QueuedEnvelope)>) {
+        for (device, envelope) in envelopes {
+            self.0.deliver(&device, envelope);
+        }
+    }
 }
 
 struct Slot {
     id: u64,
     wake: Arc<Notify>,
     superseded: watch::Sender<bool>,
+    live: mpsc::Sender<QueuedEnvelope>,
+    lossy: Arc<AtomicBool>,
 }
 
 /// The single-node bus.
@@ -68,10 +101,14 @@ impl DeliveryBus for LocalBus {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let wake = Arc::new(Notify::new());
         let (superseded_tx, superseded) = watch::channel(false);
+        let (live_tx, live) = mpsc::channel(LIVE_QUEUE);
+        let lossy = Arc::new(AtomicBool::new(false));
         let slot = Slot {
             id,
             wake: wake.clone(),
             superseded: superseded_tx,
+            live: live_tx,
+            lossy: lossy.clone(),
         };
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(old) = slots.insert(device.clone(), slot) {
@@ -90,6 +127,8 @@ impl DeliveryBus for LocalBus {
         Subscription {
             wake,
             superseded,
+            live,
+            lossy,
             release: Some(Box::new(release)),
         }
     }
@@ -97,6 +136,18 @@ impl DeliveryBus for LocalBus {
     fn notify(&self, device: &DeviceAddress) {
         let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(slot) = slots.get(device) {
+            slot.wake.notify_one();
+        }
+    }
+
+    fn deliver(&self, device: &DeviceAddress, envelope: QueuedEnvelope) {
+        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(slot) = slots.get(device)
+            && slot.live.try_send(envelope).is_err()
+        {
+            // Release pairs with the connection's Acquire: it sees the mark no later than
+            // any envelope queued after the one dropped here.
+            slot.lossy.store(true, Ordering::Release);
             slot.wake.notify_one();
         }
     }
@@ -141,5 +192,29 @@ mod tests {
             .unwrap();
         drop(second);
         assert!(bus.slots.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn full_live_queue_marks_the_subscription_lossy_and_wakes_it() {
+        let bus = LocalBus::new();
+        let address = device();
+        let mut sub = bus.subscribe(&address);
+        let envelope = |id| QueuedEnvelope {
+            id,
+            message_id: "m".into(),
+            sender: None,
+            server_timestamp: 0,
+            content: vec![1],
+        };
+        for id in 0..=LIVE_QUEUE as i64 {
+            bus.deliver(&address, envelope(id));
+        }
+        assert!(sub.lossy.load(Ordering::Acquire));
+        tokio::time::timeout(std::time::Duration::from_secs(5), sub.wake.notified())
+            .await
+            .unwrap();
+        assert_eq!(sub.live.recv().await.unwrap().id, 0);
+        // Without a subscriber, delivering is a no-op.
+        bus.deliver(&device(), envelope(1));
     }
 }

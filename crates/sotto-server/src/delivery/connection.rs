@@ -12,8 +12,10 @@ use sotto_proto::api::{
     CLOSE_PING_TIMEOUT, ClientFrame, DeliveredEnvelope, ServerFrame,
 };
 use std::collections::HashSet;
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 /// Most envelopes pushed and not yet acked; the connection stops reading the mailbox there.
 const PUSH_WINDOW: usize = 256;
@@ -40,6 +42,7 @@ struct Connection {
     last_id: i64,
     maybe_more: bool,
     queue_empty_sent: bool,
+    lossy: Arc<AtomicBool>,
     unanswered_pings: u32,
 }
 
@@ -58,6 +61,7 @@ pub(super) async fn serve(state: AppState, device: DeviceAddress, socket: WebSoc
         last_id: 0,
         maybe_more: true,
         queue_empty_sent: false,
+        lossy: subscription.lossy.clone(),
         unanswered_pings: 0,
     };
     let end = connection.run(stream, subscription).await;
@@ -100,6 +104,15 @@ impl Connection {
                         return end;
                     }
                 }
+                live = subscription.live.recv() => match live {
+                    Some(envelope) => {
+                        if let Err(end) = self.on_live(envelope, &mut subscription.live).await {
+                            return end;
+                        }
+                    }
+                    // The bus dropped our slot: only a newer connection does that.
+                    None => return End::Close(CLOSE_CONNECTED_ELSEWHERE, "connected elsewhere".into()),
+                },
                 _ = subscription.wake.notified() => self.maybe_more = true,
                 _ = ping.tick() => {
                     if self.unanswered_pings >= 2 {
@@ -115,7 +128,42 @@ impl Connection {
     }
 
     /// Reads the next envelopes after the last one pushed and sends them.
+    /// Pushes envelopes handed over by the bus, as long as they continue exactly where the
+    /// mailbox reads left off; otherwise leaves them to the next mailbox read.
+    async fn on_live(
+        &mut self,
+        first: QueuedEnvelope,
+        live: &mut mpsc::Receiver<QueuedEnvelope>,
+    ) -> Result<(), End> {
+        let mut next = Some(first);
+        let mut pushed = false;
+        while let Some(envelope) = next.take() {
+            if self.lossy.load(Ordering::Acquire) {
+                self.maybe_more = true;
+            }
+            if envelope.id > self.last_id {
+                if self.maybe_more || self.in_flight.len() >= PUSH_WINDOW {
+                    self.maybe_more = true;
+                } else {
+                    self.last_id = envelope.id;
+                    self.in_flight.insert(envelope.id);
+                    self.feed(&ServerFrame::Envelope(delivered(envelope)))
+                        .await?;
+                    Metrics::inc(&self.state.metrics.envelopes_pushed);
+                    pushed = true;
+                }
+            }
+            next = live.try_recv().ok();
+        }
+        if pushed {
+            self.sink.flush().await.map_err(|_| End::Gone)?;
+        }
+        Ok(())
+    }
+
     async fn push_pending(&mut self) -> Result<(), End> {
+        // Cleared before reading: the read sees every envelope whose hand-over failed so far.
+        self.lossy.store(false, Ordering::Release);
         let room = (PUSH_WINDOW - self.in_flight.len()).min(FETCH_BATCH);
         let limit = u32::try_from(room).unwrap_or(u32::MAX);
         let batch = self

@@ -42,6 +42,7 @@ where
     full_mailbox_stores_nothing(factory().await).await;
     envelopes_expire(factory().await).await;
     concurrent_retries_store_once(factory().await).await;
+    commit_hook_sees_each_stored_envelope_once(factory().await).await;
 }
 
 fn signed(id: u32, tag: u8) -> SignedPreKey {
@@ -508,4 +509,58 @@ async fn concurrent_retries_store_once(f: Fixture) {
     }
     assert_eq!(stored, 2);
     assert_eq!(f.store.queue_len(&first(&bob)).await.unwrap(), 2);
+}
+
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<(DeviceAddress, QueuedEnvelope)>>);
+
+impl CommitHook for Recorder {
+    fn committed(&self, envelopes: Vec<(DeviceAddress, QueuedEnvelope)>) {
+        self.0.lock().unwrap().extend(envelopes);
+    }
+}
+
+async fn commit_hook_sees_each_stored_envelope_once(f: Fixture) {
+    let recorder = Arc::new(Recorder::default());
+    f.store.set_commit_hook(recorder.clone());
+    let bob = register(f.store.as_ref(), "bob").await;
+    f.store
+        .add_device(&bob, device_record(2, 0), 6, today())
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let (store, bob) = (f.store.clone(), bob.clone());
+            tokio::spawn(async move {
+                let id = format!("hooked-message-{:04}", i % 10);
+                store
+                    .store(send(&bob, &id, &[1, 2], None, 100))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let seen = recorder.0.lock().unwrap().clone();
+    assert_eq!(seen.len(), 20, "10 distinct ids x 2 devices");
+    for device in [
+        first(&bob),
+        DeviceAddress {
+            account: bob.clone(),
+            device: DeviceId::new(2).unwrap(),
+        },
+    ] {
+        let hooked: Vec<QueuedEnvelope> = seen
+            .iter()
+            .filter(|(d, _)| *d == device)
+            .map(|(_, e)| e.clone())
+            .collect();
+        let stored = f.store.pending(&device, 0, 100, 0).await.unwrap();
+        assert_eq!(
+            hooked, stored,
+            "hook and mailbox agree on ids, order and content"
+        );
+    }
 }

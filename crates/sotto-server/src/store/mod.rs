@@ -276,9 +276,21 @@ pub struct QueuedEnvelope {
     pub content: Vec<u8>,
 }
 
+/// Told about envelopes right after they are committed, in commit (= id) order per device.
+///
+/// The relay uses it to push new envelopes to connected devices without reading them back.
+/// It must not block: it runs on the backend's commit path.
+pub trait CommitHook: Send + Sync {
+    /// Envelopes just made durable.
+    fn committed(&self, envelopes: Vec<(DeviceAddress, QueuedEnvelope)>);
+}
+
 /// Per-device queues of ciphertexts.
 #[async_trait]
 pub trait Mailbox: Send + Sync {
+    /// Installs the hook told about every later commit of new envelopes. A backend that
+    /// cannot tell (none yet) leaves delivery to wake-ups and mailbox reads.
+    fn set_commit_hook(&self, hook: std::sync::Arc<dyn CommitHook>);
     /// Stores every envelope of a send in one durable transaction, once per message id:
     /// returns only after the commit is durable. Fails with `MailboxFull`, storing nothing.
     async fn store(&self, send: Submission) -> Result<SendOutcome, StoreError>;

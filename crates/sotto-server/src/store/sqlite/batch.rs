@@ -3,7 +3,7 @@
 //! statement costs a round trip to SQLite's worker thread, far more than the row work.
 
 use crate::domain::{AccountId, DeviceAddress, DeviceId};
-use crate::store::{SendOutcome, StoreError, Submission};
+use crate::store::{QueuedEnvelope, SendOutcome, StoreError, Submission};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::{HashMap, HashSet};
 
@@ -89,15 +89,15 @@ async fn known_ids(
     Ok(known)
 }
 
-/// Stores the batch's sends; returns one outcome per send, in order. A send that would
+/// Stores the batch's sends; returns one outcome per send, in order, and the new envelopes. A send that would
 /// overflow a mailbox gets `MailboxFull` and stores nothing; the others are unaffected.
 pub(super) async fn store_sends(
     conn: &mut SqliteConnection,
     sends: &[&Submission],
     lengths: &mut QueueLengths,
-) -> Result<Vec<Result<SendOutcome, StoreError>>, StoreError> {
+) -> Result<(Vec<Result<SendOutcome, StoreError>>, Inserted), StoreError> {
     if sends.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let devices: HashSet<DeviceAddress> = sends
         .iter()
@@ -140,8 +140,8 @@ pub(super) async fn store_sends(
         outcomes.push(Ok(SendOutcome::Stored));
     }
     insert_ids(conn, &accepted).await?;
-    insert_envelopes(conn, &accepted).await?;
-    Ok(outcomes)
+    let inserted = insert_envelopes(conn, &accepted).await?;
+    Ok((outcomes, inserted))
 }
 
 async fn insert_ids(conn: &mut SqliteConnection, sends: &[&Submission]) -> Result<(), StoreError> {
@@ -159,14 +159,20 @@ async fn insert_ids(conn: &mut SqliteConnection, sends: &[&Submission]) -> Resul
     Ok(())
 }
 
+/// Envelopes as inserted, with the ids SQLite gave them.
+pub(super) type Inserted = Vec<(DeviceAddress, QueuedEnvelope)>;
+
+/// Inserts the envelopes and returns them with their ids. A multi-row `INSERT` by the only
+/// writer numbers its rows consecutively, ending at `last_insert_rowid`.
 async fn insert_envelopes(
     conn: &mut SqliteConnection,
     sends: &[&Submission],
-) -> Result<(), StoreError> {
+) -> Result<Inserted, StoreError> {
     let rows: Vec<(&Submission, &crate::store::NewEnvelope)> = sends
         .iter()
         .flat_map(|s| s.envelopes.iter().map(move |e| (*s, e)))
         .collect();
+    let mut inserted = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(MAX_BINDS / 8) {
         let mut query = QueryBuilder::<Sqlite>::new(
             "INSERT INTO mailbox (account_id, device_id, message_id, sender_account, sender_device, server_timestamp, expires_at, content) ",
@@ -181,9 +187,28 @@ async fn insert_envelopes(
                 .push_bind(send.now_ms.saturating_add(send.ttl_ms))
                 .push_bind(envelope.content.clone());
         });
-        query.build().execute(&mut *conn).await?;
+        let done = query.build().execute(&mut *conn).await?;
+        let count = i64::try_from(chunk.len()).map_err(|e| StoreError::Database(e.to_string()))?;
+        if done.rows_affected() != chunk.len() as u64 {
+            return Err(StoreError::Database("mailbox insert lost rows".into()));
+        }
+        let first = done.last_insert_rowid() - count + 1;
+        for (offset, (send, envelope)) in (0..).zip(chunk) {
+            let queued = QueuedEnvelope {
+                id: first + offset,
+                message_id: send.message_id.as_str().to_owned(),
+                sender: send.sender.clone(),
+                server_timestamp: send.now_ms,
+                content: envelope.content.clone(),
+            };
+            let device = DeviceAddress {
+                account: send.recipient.clone(),
+                device: envelope.device,
+            };
+            inserted.push((device, queued));
+        }
     }
-    Ok(())
+    Ok(inserted)
 }
 
 /// Deletes acknowledged envelopes of one device; returns how many existed.

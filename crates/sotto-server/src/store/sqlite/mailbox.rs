@@ -30,6 +30,10 @@ fn envelope_from_row(row: &SqliteRow) -> Result<QueuedEnvelope, StoreError> {
 
 #[async_trait]
 impl Mailbox for SqliteStore {
+    fn set_commit_hook(&self, hook: std::sync::Arc<dyn crate::store::CommitHook>) {
+        self.writer.set_commit_hook(hook);
+    }
+
     async fn store(&self, send: Submission) -> Result<SendOutcome, StoreError> {
         self.writer.store(send).await
     }

@@ -3,10 +3,12 @@
 //! statements). Callers are answered only after `COMMIT` returns, i.e. once the WAL is
 //! synced to disk.
 
-use super::batch::{QueueLengths, delete_acked, purge, store_sends};
+use super::batch::{Inserted, QueueLengths, delete_acked, purge, store_sends};
 use crate::domain::DeviceAddress;
+use crate::store::CommitHook;
 use crate::store::{SendOutcome, StoreError, Submission};
 use sqlx::{Connection, SqliteConnection};
+use std::sync::{Arc, OnceLock};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most writes committed together; bounds a transaction's size and latency.
@@ -30,6 +32,7 @@ enum WriteJob {
 #[derive(Clone)]
 pub(super) struct WriterHandle {
     jobs: mpsc::Sender<WriteJob>,
+    hook: Arc<OnceLock<Arc<dyn CommitHook>>>,
 }
 
 fn writer_gone() -> StoreError {
@@ -40,8 +43,14 @@ impl WriterHandle {
     /// Spawns the writer task on `conn`.
     pub(super) fn start(conn: SqliteConnection) -> Self {
         let (jobs, rx) = mpsc::channel(4096);
-        tokio::spawn(run(conn, rx));
-        Self { jobs }
+        let hook = Arc::new(OnceLock::new());
+        tokio::spawn(run(conn, rx, hook.clone()));
+        Self { jobs, hook }
+    }
+
+    /// Installs the hook told about committed envelopes (only the first call counts).
+    pub(super) fn set_commit_hook(&self, hook: Arc<dyn CommitHook>) {
+        let _ = self.hook.set(hook);
     }
 
     async fn submit<T>(
@@ -82,7 +91,11 @@ impl WriterHandle {
     }
 }
 
-async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<WriteJob>) {
+async fn run(
+    mut conn: SqliteConnection,
+    mut rx: mpsc::Receiver<WriteJob>,
+    hook: Arc<OnceLock<Arc<dyn CommitHook>>>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut lengths = QueueLengths::default();
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -90,7 +103,8 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<WriteJob>) {
             .iter()
             .position(|job| matches!(job, WriteJob::Close(_)));
         let closing = close.map(|at| batch.remove(at));
-        commit_batch(&mut conn, std::mem::take(&mut batch), &mut lengths).await;
+        let jobs = std::mem::take(&mut batch);
+        commit_batch(&mut conn, jobs, &mut lengths, hook.get()).await;
         if let Some(WriteJob::Close(done)) = closing {
             let _ = conn.close().await;
             let _ = done.send(());
@@ -119,6 +133,7 @@ async fn commit_batch(
     conn: &mut SqliteConnection,
     batch: Vec<WriteJob>,
     lengths: &mut QueueLengths,
+    hook: Option<&Arc<dyn CommitHook>>,
 ) {
     let mut sends = Vec::new();
     let mut acks = Vec::new();
@@ -134,10 +149,17 @@ async fn commit_batch(
     let mut replies = Replies::default();
     let applied = apply(conn, &sends, &acks, &purges, lengths).await;
     let committed = match applied {
-        Ok((outcomes, acked, purged)) => match sqlx::query("COMMIT").execute(&mut *conn).await {
-            Ok(_) => Ok((outcomes, acked, purged)),
-            Err(e) => Err(StoreError::from(e)),
-        },
+        Ok((outcomes, inserted, acked, purged)) => {
+            match sqlx::query("COMMIT").execute(&mut *conn).await {
+                Ok(_) => {
+                    if let Some(hook) = hook.filter(|_| !inserted.is_empty()) {
+                        hook.committed(inserted);
+                    }
+                    Ok((outcomes, acked, purged))
+                }
+                Err(e) => Err(StoreError::from(e)),
+            }
+        }
         Err(e) => Err(e),
     };
     match committed {
@@ -192,7 +214,12 @@ type AckJob = (
     oneshot::Sender<Result<u64, StoreError>>,
 );
 type PurgeJob = (i64, oneshot::Sender<Result<u64, StoreError>>);
-type Applied = (Vec<Result<SendOutcome, StoreError>>, Vec<u64>, u64);
+type Applied = (
+    Vec<Result<SendOutcome, StoreError>>,
+    Inserted,
+    Vec<u64>,
+    u64,
+);
 
 async fn apply(
     conn: &mut SqliteConnection,
@@ -208,10 +235,10 @@ async fn apply(
         acked.push(delete_acked(conn, device, ids, lengths).await?);
     }
     let submissions: Vec<&Submission> = sends.iter().map(|(send, _)| send.as_ref()).collect();
-    let outcomes = store_sends(conn, &submissions, lengths).await?;
+    let (outcomes, inserted) = store_sends(conn, &submissions, lengths).await?;
     let mut purged = 0;
     if let Some(now) = purges.iter().map(|(now, _)| *now).max() {
         purged = purge(conn, now, lengths).await?;
     }
-    Ok((outcomes, acked, purged))
+    Ok((outcomes, inserted, acked, purged))
 }
