@@ -25,8 +25,9 @@ pub struct Subscription {
     pub wake: Arc<Notify>,
     /// Becomes true when a newer connection for the same device replaced this one.
     pub superseded: watch::Receiver<bool>,
-    /// New envelopes, in commit order.
-    pub live: mpsc::Receiver<QueuedEnvelope>,
+    /// New envelopes, in commit order. Boxed: the channel preallocates slots, and an idle
+    /// connection should not pay for envelope-sized ones.
+    pub live: mpsc::Receiver<Box<QueuedEnvelope>>,
     /// Set when an envelope could not be queued on `live`: read the mailbox before trusting
     /// `live` again.
     pub lossy: Arc<AtomicBool>,
@@ -78,7 +79,7 @@ struct Slot {
     id: u64,
     wake: Arc<Notify>,
     superseded: watch::Sender<bool>,
-    live: mpsc::Sender<QueuedEnvelope>,
+    live: mpsc::Sender<Box<QueuedEnvelope>>,
     lossy: Arc<AtomicBool>,
 }
 
@@ -143,7 +144,7 @@ impl DeliveryBus for LocalBus {
     fn deliver(&self, device: &DeviceAddress, envelope: QueuedEnvelope) {
         let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(slot) = slots.get(device)
-            && slot.live.try_send(envelope).is_err()
+            && slot.live.try_send(Box::new(envelope)).is_err()
         {
             // Release pairs with the connection's Acquire: it sees the mark no later than
             // any envelope queued after the one dropped here.

@@ -132,8 +132,8 @@ impl Connection {
     /// mailbox reads left off; otherwise leaves them to the next mailbox read.
     async fn on_live(
         &mut self,
-        first: QueuedEnvelope,
-        live: &mut mpsc::Receiver<QueuedEnvelope>,
+        first: Box<QueuedEnvelope>,
+        live: &mut mpsc::Receiver<Box<QueuedEnvelope>>,
     ) -> Result<(), End> {
         let mut next = Some(first);
         let mut pushed = false;
@@ -147,7 +147,7 @@ impl Connection {
                 } else {
                     self.last_id = envelope.id;
                     self.in_flight.insert(envelope.id);
-                    self.feed(&ServerFrame::Envelope(delivered(envelope)))
+                    self.feed(&ServerFrame::Envelope(delivered(*envelope)))
                         .await?;
                     Metrics::inc(&self.state.metrics.envelopes_pushed);
                     pushed = true;
