@@ -60,6 +60,7 @@ struct ConfigFile {
     limits: Option<Limits>,
     rate_limits: Option<RateLimitConfig>,
     directory_cache_ms: Option<u64>,
+    websocket_ping_ms: Option<u64>,
 }
 
 fn read_config(path: &Path) -> Result<ConfigFile> {
@@ -112,10 +113,12 @@ fn settings(args: ServeArgs) -> Result<Settings> {
         Some(Registration::Token) => RegistrationMode::Token,
         Some(Registration::Open) | None => RegistrationMode::Open,
     };
+    let defaults = Policy::default();
     let policy = Policy {
         directory_cache_ms: file
             .directory_cache_ms
-            .unwrap_or(Policy::default().directory_cache_ms),
+            .unwrap_or(defaults.directory_cache_ms),
+        websocket_ping_ms: file.websocket_ping_ms.unwrap_or(defaults.websocket_ping_ms),
         registration,
         limits: file.limits.unwrap_or_default(),
         rate_limits,

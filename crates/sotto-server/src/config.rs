@@ -119,6 +119,9 @@ pub struct Policy {
     /// How long credentials and device lists may be served from memory; an account disabled
     /// by `sotto admin` is refused at the latest this long after.
     pub directory_cache_ms: u64,
+    /// Interval of WebSocket keep-alive pings; a connection that leaves two unanswered is
+    /// closed with code 4408.
+    pub websocket_ping_ms: u64,
 }
 
 impl Default for Policy {
@@ -128,6 +131,7 @@ impl Default for Policy {
             limits: Limits::default(),
             rate_limits: RateLimitConfig::default(),
             directory_cache_ms: 5_000,
+            websocket_ping_ms: 30_000,
         }
     }
 }

@@ -256,3 +256,60 @@ async fn close_and_wait(mut socket: Socket) {
     socket.close(None).await.unwrap();
     while let Some(Ok(_)) = tokio::time::timeout(PATIENCE, socket.next()).await.unwrap() {}
 }
+
+#[tokio::test]
+async fn keep_alive_pings_and_a_silent_client_is_closed() {
+    use sotto_server::config::Policy;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let relay = TestRelay::new(Policy {
+        websocket_ping_ms: 50,
+        ..relaxed()
+    })
+    .await;
+    let url = listen(&relay).await;
+    let bob = relay.register("bob", 0).await;
+    // A normal client sees pings (and its library answers them): the connection stays up.
+    let mut socket = connect(&url, &bob).await;
+    let mut pings = 0;
+    while pings < 3 {
+        match tokio::time::timeout(PATIENCE, socket.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap()
+        {
+            Message::Ping(_) => pings += 1,
+            Message::Text(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    drop(socket);
+    // A client that completes the handshake and then never reads or answers is closed
+    // with 4408 after two unanswered pings.
+    let addr = url
+        .trim_start_matches("ws://")
+        .trim_end_matches("/v1/websocket");
+    let mut raw = TcpStream::connect(addr).await.unwrap();
+    let handshake = format!(
+        "GET /v1/websocket HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: {}\r\n\r\n",
+        bob.auth
+    );
+    raw.write_all(handshake.as_bytes()).await.unwrap();
+    let mut received = Vec::new();
+    tokio::time::timeout(PATIENCE, raw.read_to_end(&mut received))
+        .await
+        .unwrap()
+        .unwrap();
+    let close_4408 = [0x88u8, 0x11, 0x38];
+    let found = received
+        .windows(2)
+        .position(|w| w[0] == 0x88)
+        .map(|at| &received[at..]);
+    let frame = found.expect("no close frame");
+    assert_eq!(
+        (frame[0], frame[2], frame[3]),
+        (close_4408[0], close_4408[1], close_4408[2]),
+        "{frame:?}"
+    );
+}

@@ -23,8 +23,6 @@ const PUSH_WINDOW: usize = 256;
 const FETCH_BATCH: usize = 128;
 /// Most acks gathered into one delete.
 const ACK_BATCH: usize = 256;
-/// Interval of keep-alive pings; two unanswered pings close the connection.
-const PING_EVERY: Duration = Duration::from_secs(30);
 
 /// Why the connection ends.
 enum End {
@@ -82,8 +80,9 @@ impl Connection {
         mut subscription: crate::delivery::Subscription,
     ) -> End {
         let mut shutdown = self.state.shutdown.clone();
-        let mut ping =
-            tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+        // Keep-alive: two pings in a row without any pong close the connection.
+        let every = Duration::from_millis(self.state.policy.websocket_ping_ms.max(10));
+        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             if self.maybe_more && self.in_flight.len() < PUSH_WINDOW {
                 if let Err(end) = self.push_pending().await {
