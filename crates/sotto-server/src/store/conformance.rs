@@ -426,6 +426,12 @@ async fn mailbox_orders_dedups_and_acks(f: Fixture) {
     assert_eq!(late_retry, SendOutcome::Duplicate);
     assert_eq!(store.queue_len(&b1).await.unwrap(), 1);
     assert_eq!(store.remembered_ids(&bob).await.unwrap(), 3);
+    // The same envelope acked twice at once (e.g. by a client retrying) is deleted once.
+    let last = queued[2].id;
+    let (twice, once) = ([last, last], [last]);
+    let (first_ack, second_ack) = tokio::join!(store.ack(&b1, &twice), store.ack(&b1, &once));
+    assert_eq!(first_ack.unwrap() + second_ack.unwrap(), 1);
+    assert_eq!(store.queue_len(&b1).await.unwrap(), 0);
 }
 
 async fn full_mailbox_stores_nothing(f: Fixture) {

@@ -211,26 +211,71 @@ async fn insert_envelopes(
     Ok(inserted)
 }
 
-/// Deletes acknowledged envelopes of one device; returns how many existed.
+/// The acks of one batch as a JSON array of `[account, device, id, job]`, for `json_each`.
+fn ack_list(acks: &[(&DeviceAddress, &[i64])]) -> Result<String, StoreError> {
+    let rows: Vec<serde_json::Value> = acks
+        .iter()
+        .enumerate()
+        .flat_map(|(job, (device, ids))| {
+            ids.iter().map(move |id| {
+                serde_json::json!([device.account.as_str(), device.device.get(), id, job])
+            })
+        })
+        .collect();
+    serde_json::to_string(&rows).map_err(|e| StoreError::Database(e.to_string()))
+}
+
+/// The acked envelopes that exist and belong to the acking device, each once (attributed to
+/// the first job that acked it).
+const ACKED_ROWS: &str =
+    "SELECT m.id AS id, m.account_id AS account_id, m.device_id AS device_id, j.job AS job
+     FROM (SELECT json_extract(value, '$[0]') AS a, json_extract(value, '$[1]') AS d,
+                  json_extract(value, '$[2]') AS i, min(json_extract(value, '$[3]')) AS job
+           FROM json_each(?1) GROUP BY a, d, i) j
+     JOIN mailbox m ON m.id = j.i AND m.account_id = j.a AND m.device_id = j.d";
+
+/// Deletes the acknowledged envelopes of every ack job in the batch with two statements;
+/// returns how many existed per job. An id acked by a device it was not addressed to is
+/// ignored.
 pub(super) async fn delete_acked(
     conn: &mut SqliteConnection,
-    device: &DeviceAddress,
-    ids: &[i64],
+    acks: &[(&DeviceAddress, &[i64])],
     lengths: &mut QueueLengths,
-) -> Result<u64, StoreError> {
-    let list = serde_json::to_string(ids).map_err(|e| StoreError::Database(e.to_string()))?;
-    let done = sqlx::query(
-        "DELETE FROM mailbox WHERE account_id = ? AND device_id = ? AND id IN (SELECT value FROM json_each(?))",
-    )
-    .bind(device.account.as_str())
-    .bind(device.device.get())
-    .bind(list)
-    .execute(&mut *conn)
-    .await?;
-    if let Some(length) = lengths.0.get_mut(device) {
-        *length = length.saturating_sub(done.rows_affected());
+) -> Result<Vec<u64>, StoreError> {
+    let mut per_job = vec![0u64; acks.len()];
+    if acks.is_empty() {
+        return Ok(per_job);
     }
-    Ok(done.rows_affected())
+    let list = ack_list(acks)?;
+    let count_sql = format!("SELECT job, count(*) AS n FROM ({ACKED_ROWS}) GROUP BY job");
+    let counts = sqlx::query(sqlx::AssertSqlSafe(count_sql))
+        .bind(&list)
+        .fetch_all(&mut *conn)
+        .await?;
+    for row in counts {
+        let job = usize::try_from(row.try_get::<i64, _>("job")?)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let n: i64 = row.try_get("n")?;
+        if let Some(slot) = per_job.get_mut(job) {
+            *slot = n.unsigned_abs();
+        }
+    }
+    let delete_sql = format!("DELETE FROM mailbox WHERE id IN (SELECT id FROM ({ACKED_ROWS}))");
+    let done = sqlx::query(sqlx::AssertSqlSafe(delete_sql))
+        .bind(&list)
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() != per_job.iter().sum::<u64>() {
+        return Err(StoreError::Database(
+            "ack count changed inside the transaction".into(),
+        ));
+    }
+    for ((device, _), deleted) in acks.iter().zip(&per_job) {
+        if let Some(length) = lengths.0.get_mut(*device) {
+            *length = length.saturating_sub(*deleted);
+        }
+    }
+    Ok(per_job)
 }
 
 /// Deletes expired envelopes and message ids.

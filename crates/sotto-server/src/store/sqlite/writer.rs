@@ -230,10 +230,11 @@ async fn apply(
 ) -> Result<Applied, StoreError> {
     sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
     // Acks first: they make room in mailboxes that sends of the same batch may need.
-    let mut acked = Vec::with_capacity(acks.len());
-    for (device, ids, _) in acks {
-        acked.push(delete_acked(conn, device, ids, lengths).await?);
-    }
+    let ack_jobs: Vec<(&DeviceAddress, &[i64])> = acks
+        .iter()
+        .map(|(device, ids, _)| (device, ids.as_slice()))
+        .collect();
+    let acked = delete_acked(conn, &ack_jobs, lengths).await?;
     let submissions: Vec<&Submission> = sends.iter().map(|(send, _)| send.as_ref()).collect();
     let (outcomes, inserted) = store_sends(conn, &submissions, lengths).await?;
     let mut purged = 0;
