@@ -33,8 +33,9 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Renders every metric in the Prometheus text exposition format.
-    pub fn render(&self) -> String {
+    /// Renders every metric, plus the store's commit counters, in the Prometheus text
+    /// exposition format.
+    pub fn render(&self, commits: crate::store::CommitStats) -> String {
         let counters = [
             (
                 "sotto_registrations_total",
@@ -85,6 +86,24 @@ impl Metrics {
                 value.load(Ordering::Relaxed)
             );
         }
+        let store = [
+            (
+                "sotto_mailbox_commits_total",
+                "Mailbox transactions committed.",
+                commits.commits,
+            ),
+            (
+                "sotto_mailbox_writes_total",
+                "Sends, ack bursts and purges in those commits.",
+                commits.writes,
+            ),
+        ];
+        for (name, help, value) in store {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
+        }
         let open = self.websockets_open.load(Ordering::Relaxed);
         let _ = writeln!(
             out,
@@ -102,10 +121,14 @@ mod tests {
     fn renders_prometheus_text() {
         let metrics = Metrics::default();
         Metrics::inc(&metrics.messages_stored);
-        let text = metrics.render();
+        let text = metrics.render(crate::store::CommitStats {
+            commits: 2,
+            writes: 7,
+        });
         assert!(text.contains(
             "# TYPE sotto_messages_stored_total counter\nsotto_messages_stored_total 1\n"
         ));
         assert!(text.contains("sotto_websockets_open 0\n"));
+        assert!(text.contains("sotto_mailbox_writes_total 7\n"));
     }
 }

@@ -120,6 +120,26 @@ impl Target {
     }
 }
 
+impl Target {
+    /// The relay's `(commits, writes)` mailbox counters from `/metrics`.
+    pub async fn commit_counters(&self) -> Result<(u64, u64)> {
+        let (_, body) = self
+            .client
+            .request(hyper::Method::GET, "/metrics", None, None)
+            .await?;
+        let text = String::from_utf8_lossy(&body);
+        let counter = |name: &str| {
+            text.lines()
+                .find_map(|line| line.strip_prefix(name)?.trim().parse::<u64>().ok())
+                .with_context(|| format!("{name} missing from /metrics"))
+        };
+        Ok((
+            counter("sotto_mailbox_commits_total ")?,
+            counter("sotto_mailbox_writes_total ")?,
+        ))
+    }
+}
+
 /// Resident and peak resident memory of a process, in KiB, from `/proc/PID/status`.
 pub fn memory_kib(pid: u32) -> Result<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))

@@ -75,6 +75,7 @@ pub async fn run(args: ThroughputArgs) -> Result<()> {
             stopped.clone(),
         )));
     }
+    let commits_before = target.commit_counters().await?;
     let started = clock.elapsed();
     let senders: Vec<_> = (0..args.concurrency)
         .map(|lane| {
@@ -104,7 +105,12 @@ pub async fn run(args: ThroughputArgs) -> Result<()> {
     for receiver in receivers {
         latencies.merge(receiver.await.context("receiver task failed")??);
     }
-    report(&args, &target, elapsed, &delivered, latencies)
+    let commits_after = target.commit_counters().await?;
+    let batching = (
+        commits_after.0 - commits_before.0,
+        commits_after.1 - commits_before.1,
+    );
+    report(&args, &target, elapsed, &delivered, latencies, batching)
 }
 
 /// What one sender lane needs from the arguments.
@@ -227,6 +233,7 @@ fn report(
     elapsed: Duration,
     delivered: &Delivered,
     mut latencies: Latencies,
+    (commits, writes): (u64, u64),
 ) -> Result<()> {
     let (rss, peak) = memory_kib(target.pid)?;
     let count = delivered.count.load(Ordering::Relaxed);
@@ -236,6 +243,8 @@ fn report(
         "target_rate_per_s": if args.rate == 0 { json!("max") } else { json!(args.rate) },
         "concurrency": args.concurrency,
         "delivered": count,
+        "server_commits": commits,
+        "server_writes_per_commit": (writes as f64 / commits.max(1) as f64 * 10.0).round() / 10.0,
         "seconds": (elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
         "delivered_per_s": (count as f64 / elapsed.as_secs_f64()).round(),
         "latency_samples": latencies.len(),

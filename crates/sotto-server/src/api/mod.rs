@@ -109,7 +109,7 @@ async fn healthz() -> &'static str {
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
+        state.metrics.render(state.store.commit_stats()),
     )
 }
 

@@ -276,6 +276,15 @@ pub struct QueuedEnvelope {
     pub content: Vec<u8>,
 }
 
+/// How a backend's group commit is doing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Transactions committed.
+    pub commits: u64,
+    /// Writes (sends, ack bursts, purges) they carried.
+    pub writes: u64,
+}
+
 /// Told about envelopes right after they are committed, in commit (= id) order per device.
 ///
 /// The relay uses it to push new envelopes to connected devices without reading them back.
@@ -291,6 +300,10 @@ pub trait Mailbox: Send + Sync {
     /// Installs the hook told about every later commit of new envelopes. A backend that
     /// cannot tell (none yet) leaves delivery to wake-ups and mailbox reads.
     fn set_commit_hook(&self, hook: std::sync::Arc<dyn CommitHook>);
+    /// Commits and the writes they carried, for `/metrics` (zero where not tracked).
+    fn commit_stats(&self) -> CommitStats {
+        CommitStats::default()
+    }
     /// Stores every envelope of a send in one durable transaction, once per message id:
     /// returns only after the commit is durable. Fails with `MailboxFull`, storing nothing.
     async fn store(&self, send: Submission) -> Result<SendOutcome, StoreError>;

@@ -34,6 +34,10 @@ impl Mailbox for SqliteStore {
         self.writer.set_commit_hook(hook);
     }
 
+    fn commit_stats(&self) -> crate::store::CommitStats {
+        self.writer.stats()
+    }
+
     async fn store(&self, send: Submission) -> Result<SendOutcome, StoreError> {
         self.writer.store(send).await
     }

@@ -5,9 +5,10 @@
 
 use super::batch::{Inserted, QueueLengths, delete_acked, purge, store_sends};
 use crate::domain::DeviceAddress;
-use crate::store::CommitHook;
+use crate::store::{CommitHook, CommitStats};
 use crate::store::{SendOutcome, StoreError, Submission};
 use sqlx::{Connection, SqliteConnection};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::{mpsc, oneshot};
 
@@ -32,7 +33,15 @@ enum WriteJob {
 #[derive(Clone)]
 pub(super) struct WriterHandle {
     jobs: mpsc::Sender<WriteJob>,
-    hook: Arc<OnceLock<Arc<dyn CommitHook>>>,
+    shared: Arc<Shared>,
+}
+
+/// What the handle and the writer task share.
+#[derive(Default)]
+struct Shared {
+    hook: OnceLock<Arc<dyn CommitHook>>,
+    commits: AtomicU64,
+    writes: AtomicU64,
 }
 
 fn writer_gone() -> StoreError {
@@ -43,14 +52,22 @@ impl WriterHandle {
     /// Spawns the writer task on `conn`.
     pub(super) fn start(conn: SqliteConnection) -> Self {
         let (jobs, rx) = mpsc::channel(4096);
-        let hook = Arc::new(OnceLock::new());
-        tokio::spawn(run(conn, rx, hook.clone()));
-        Self { jobs, hook }
+        let shared = Arc::new(Shared::default());
+        tokio::spawn(run(conn, rx, shared.clone()));
+        Self { jobs, shared }
     }
 
     /// Installs the hook told about committed envelopes (only the first call counts).
     pub(super) fn set_commit_hook(&self, hook: Arc<dyn CommitHook>) {
-        let _ = self.hook.set(hook);
+        let _ = self.shared.hook.set(hook);
+    }
+
+    /// Commits made and writes (sends, ack bursts, purges) they carried, since start.
+    pub(super) fn stats(&self) -> CommitStats {
+        CommitStats {
+            commits: self.shared.commits.load(Ordering::Relaxed),
+            writes: self.shared.writes.load(Ordering::Relaxed),
+        }
     }
 
     async fn submit<T>(
@@ -91,11 +108,7 @@ impl WriterHandle {
     }
 }
 
-async fn run(
-    mut conn: SqliteConnection,
-    mut rx: mpsc::Receiver<WriteJob>,
-    hook: Arc<OnceLock<Arc<dyn CommitHook>>>,
-) {
+async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<WriteJob>, shared: Arc<Shared>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut lengths = QueueLengths::default();
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -104,7 +117,11 @@ async fn run(
             .position(|job| matches!(job, WriteJob::Close(_)));
         let closing = close.map(|at| batch.remove(at));
         let jobs = std::mem::take(&mut batch);
-        commit_batch(&mut conn, jobs, &mut lengths, hook.get()).await;
+        let writes = jobs.len() as u64;
+        if commit_batch(&mut conn, jobs, &mut lengths, shared.hook.get()).await {
+            shared.commits.fetch_add(1, Ordering::Relaxed);
+            shared.writes.fetch_add(writes, Ordering::Relaxed);
+        }
         if let Some(WriteJob::Close(done)) = closing {
             let _ = conn.close().await;
             let _ = done.send(());
@@ -126,7 +143,7 @@ type Reply<T> = (
     Result<T, StoreError>,
 );
 
-/// Applies the batch in one transaction. Any database error fails the whole batch (nothing
+/// Applies the batch in one transaction; true if it committed. Any database error fails the whole batch (nothing
 /// of it is committed, every caller gets the error and may retry); per-send refusals such
 /// as a full mailbox are answered individually.
 async fn commit_batch(
@@ -134,7 +151,7 @@ async fn commit_batch(
     batch: Vec<WriteJob>,
     lengths: &mut QueueLengths,
     hook: Option<&Arc<dyn CommitHook>>,
-) {
+) -> bool {
     let mut sends = Vec::new();
     let mut acks = Vec::new();
     let mut purges = Vec::new();
@@ -162,6 +179,7 @@ async fn commit_batch(
         }
         Err(e) => Err(e),
     };
+    let succeeded = committed.is_ok();
     match committed {
         Ok((outcomes, acked, purged)) => {
             replies.stores = sends
@@ -202,6 +220,7 @@ async fn commit_batch(
     for (reply, result) in replies.counts {
         let _ = reply.send(result);
     }
+    succeeded
 }
 
 type SendJob = (
