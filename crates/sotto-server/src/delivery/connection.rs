@@ -24,6 +24,9 @@ const FETCH_BATCH: usize = 128;
 /// Most acks gathered into one delete.
 const ACK_BATCH: usize = 256;
 
+/// Close code for a frame over the size limit (RFC 6455 "message too big").
+const CLOSE_TOO_LARGE: u16 = 1009;
+
 /// Why the connection ends.
 enum End {
     /// The peer closed or the socket failed: nothing more to send.
@@ -207,7 +210,17 @@ impl Connection {
         let mut next = frame;
         loop {
             match next {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => {
+                Some(Err(ref error)) if is_too_large(error) => {
+                    self.apply_acks(&acks).await?;
+                    return Err(End::Close(CLOSE_TOO_LARGE, "frame too large".into()));
+                }
+                Some(Ok(Message::Close(_))) => {
+                    self.apply_acks(&acks).await?;
+                    // Sends the close reply the WebSocket layer queued when it read ours.
+                    let _ = self.sink.flush().await;
+                    return Err(End::Gone);
+                }
+                None | Some(Err(_)) => {
                     self.apply_acks(&acks).await?;
                     return Err(End::Gone);
                 }
@@ -254,6 +267,15 @@ impl Connection {
             .fetch_add(deleted, Ordering::Relaxed);
         Ok(())
     }
+}
+
+/// Whether a read failed because the client's frame exceeded the size limit.
+fn is_too_large(error: &axum::Error) -> bool {
+    let cause = std::error::Error::source(error);
+    matches!(
+        cause.and_then(|e| e.downcast_ref::<tungstenite::Error>()),
+        Some(tungstenite::Error::Capacity(_))
+    )
 }
 
 fn parse_ack(text: &str) -> Result<i64, End> {
