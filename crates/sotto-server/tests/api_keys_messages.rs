@@ -484,3 +484,35 @@ async fn a_new_device_is_expected_at_once_despite_the_cache() {
     assert_error(&stale, StatusCode::CONFLICT, "device_mismatch");
     assert_eq!(stale.1["missing_devices"], json!([2]));
 }
+
+#[tokio::test]
+async fn a_failing_database_gives_internal_without_details() {
+    let relay = TestRelay::new(relaxed()).await;
+    let alice = relay.register("alice", 0).await;
+    let bob = relay.register("bob", 0).await;
+    // Warm the directory cache so the request reaches the mailbox, then stop the database.
+    let url = |n: u32| format!("/v1/messages/{}/internal-check-{n:04}", bob.account);
+    let warm = relay
+        .call(
+            Method::PUT,
+            &url(1),
+            Some(&alice.auth),
+            Some(envelopes(&[1], b"x")),
+        )
+        .await;
+    assert_eq!(warm.0, StatusCode::OK);
+    relay.store.close().await;
+    let failed = relay
+        .call(
+            Method::PUT,
+            &url(2),
+            Some(&alice.auth),
+            Some(envelopes(&[1], b"x")),
+        )
+        .await;
+    assert_error(&failed, StatusCode::INTERNAL_SERVER_ERROR, "internal");
+    assert_eq!(
+        failed.1["message"], "internal error",
+        "no database detail reaches the client"
+    );
+}
