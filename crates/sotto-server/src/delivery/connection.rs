@@ -129,7 +129,6 @@ impl Connection {
         }
     }
 
-    /// Reads the next envelopes after the last one pushed and sends them.
     /// Pushes envelopes handed over by the bus, as long as they continue exactly where the
     /// mailbox reads left off; otherwise leaves them to the next mailbox read.
     async fn on_live(
@@ -163,6 +162,7 @@ impl Connection {
         Ok(())
     }
 
+    /// Reads the next envelopes after the last one pushed and sends them.
     async fn push_pending(&mut self) -> Result<(), End> {
         // Cleared before reading: the read sees every envelope whose hand-over failed so far.
         self.lossy.store(false, Ordering::Release);

@@ -3,6 +3,9 @@
 //! A backend implements all three (see [`Store`]); the HTTP layer holds it as a trait object.
 //! Every backend must pass the suite in `conformance` (run from each backend's tests).
 //! Records carry no IP address and no message log; days, not times, for "last seen".
+//! Rate-limit state is not stored: it sits behind [`crate::ratelimit::RateLimiter`], in
+//! memory for one node. The schema's version is its migration number (sqlx records applied
+//! migrations and refuses a database migrated by a newer release).
 
 use crate::domain::{AccountId, DeviceAddress, DeviceId, MessageId, SecretHash, Username};
 use async_trait::async_trait;
