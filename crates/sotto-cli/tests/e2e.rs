@@ -430,3 +430,35 @@ async fn configuration_errors_are_reported() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no relay database"));
 }
+
+#[tokio::test]
+async fn the_documented_example_configuration_works() {
+    let docs = include_str!("../../../docs/server.md");
+    let start = docs.find("```toml\n").unwrap() + "```toml\n".len();
+    let example = &docs[start..start + docs[start..].find("```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let config = example
+        .replace("listen = \"0.0.0.0:7443\"", "listen = \"127.0.0.1:0\"")
+        .replace("/var/lib/sotto", dir.path().to_str().unwrap());
+    let path = dir.path().join("sotto.toml");
+    std::fs::write(&path, config).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sotto"))
+        .args(["serve", "--log", "warn", "--config"])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(PATIENCE, lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(line.starts_with("listening on http://127.0.0.1:"), "{line}");
+    assert!(
+        dir.path().join("sotto.db").exists(),
+        "data_dir from the file is used"
+    );
+    child.kill().await.unwrap();
+}
