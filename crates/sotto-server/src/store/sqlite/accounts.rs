@@ -57,11 +57,15 @@ async fn consume_token(conn: &mut SqliteConnection, hash: &[u8; 32]) -> Result<(
     .bind(hash.as_slice())
     .execute(&mut *conn)
     .await?;
-    if used.rows_affected() == 1 {
-        Ok(())
-    } else {
-        Err(StoreError::InvalidToken)
+    if used.rows_affected() != 1 {
+        return Err(StoreError::InvalidToken);
     }
+    // A used-up token is forgotten rather than kept.
+    sqlx::query("DELETE FROM registration_tokens WHERE token_hash = ? AND uses_left = 0")
+        .bind(hash.as_slice())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 fn is_unique_violation(err: &sqlx::Error) -> bool {
