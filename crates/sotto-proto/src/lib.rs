@@ -9,6 +9,7 @@
 //! files, so the build needs no `protoc`. The equivalent schemas are printed in
 //! `docs/protocol.md`; field numbers here are normative.
 
+pub mod api;
 pub mod fingerprint;
 pub mod protocol;
 

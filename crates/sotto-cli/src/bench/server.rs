@@ -1,0 +1,169 @@
+//! The relay under test: spawned as a child `sotto serve` on a fresh data directory, or an
+//! already running one given by URL and pid.
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use sotto_cli::relay_client::{Credentials, RelayClient};
+use std::path::PathBuf;
+use std::process::Stdio;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// Benchmark a running relay at this URL instead of starting one (it must run with
+    /// --no-rate-limits).
+    #[arg(long, requires = "server_pid")]
+    server: Option<String>,
+    /// Process id of the relay given by --server, to read its memory use.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Data directory for the relay the bench starts [default: a fresh temporary directory].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+/// A relay to benchmark.
+pub struct Target {
+    pub client: RelayClient,
+    pub pid: u32,
+    _child: Option<Child>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Target {
+    pub async fn start(args: &TargetArgs) -> Result<Target> {
+        if let (Some(url), Some(pid)) = (&args.server, args.server_pid) {
+            return Ok(Target {
+                client: RelayClient::new(url),
+                pid,
+                _child: None,
+                _dir: None,
+            });
+        }
+        let (dir, path) = match &args.data_dir {
+            Some(path) => (None, path.clone()),
+            None => {
+                let dir =
+                    tempfile::tempdir().context("cannot create a temporary data directory")?;
+                let path = dir.path().to_path_buf();
+                (Some(dir), path)
+            }
+        };
+        let exe = std::env::current_exe().context("cannot find the sotto executable")?;
+        let mut child = Command::new(exe)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--no-rate-limits",
+                "--log",
+                "warn",
+                "--data-dir",
+            ])
+            .arg(&path)
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot start sotto serve")?;
+        let stdout = child.stdout.take().context("no stdout from sotto serve")?;
+        let line = BufReader::new(stdout)
+            .lines()
+            .next_line()
+            .await?
+            .context("sotto serve exited before listening")?;
+        let Some(url) = line.strip_prefix("listening on ") else {
+            bail!("unexpected output from sotto serve: {line}")
+        };
+        let pid = child.id().context("sotto serve has no pid")?;
+        Ok(Target {
+            client: RelayClient::new(url),
+            pid,
+            _child: Some(child),
+            _dir: dir,
+        })
+    }
+
+    /// Registers `count` accounts, `parallel` at a time, with a run-unique name prefix.
+    pub async fn register_many(
+        &self,
+        count: usize,
+        parallel: usize,
+        progress: &indicatif::ProgressBar,
+    ) -> Result<Vec<Credentials>> {
+        let run = hex::encode(
+            sotto_cli::relay_client::random_secret()?
+                .get(..4)
+                .unwrap_or_default(),
+        );
+        let mut devices = Vec::with_capacity(count);
+        let mut pending = futures_util::stream::FuturesOrdered::new();
+        use futures_util::StreamExt as _;
+        for i in 0..count {
+            let (client, name) = (self.client.clone(), format!("b{run}_{i}"));
+            pending.push_back(async move { client.register(&name, 0).await });
+            if pending.len() >= parallel {
+                devices.push(
+                    pending
+                        .next()
+                        .await
+                        .context("registration task vanished")??,
+                );
+                progress.inc(1);
+            }
+        }
+        while let Some(device) = pending.next().await {
+            devices.push(device?);
+            progress.inc(1);
+        }
+        Ok(devices)
+    }
+}
+
+impl Target {
+    /// The relay's `(commits, writes)` mailbox counters from `/metrics`.
+    pub async fn commit_counters(&self) -> Result<(u64, u64)> {
+        let (_, body) = self
+            .client
+            .request(hyper::Method::GET, "/metrics", None, None)
+            .await?;
+        let text = String::from_utf8_lossy(&body);
+        let counter = |name: &str| {
+            text.lines()
+                .find_map(|line| line.strip_prefix(name)?.trim().parse::<u64>().ok())
+                .with_context(|| format!("{name} missing from /metrics"))
+        };
+        Ok((
+            counter("sotto_mailbox_commits_total ")?,
+            counter("sotto_mailbox_writes_total ")?,
+        ))
+    }
+}
+
+/// Resident and peak resident memory of a process, in KiB, from `/proc/PID/status`.
+pub fn memory_kib(pid: u32) -> Result<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .context("cannot read the relay's memory use")?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kib| kib.parse::<u64>().ok())
+            .with_context(|| format!("{name} missing in /proc/{pid}/status"))
+    };
+    Ok((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// A progress bar on stderr with a message and a count.
+pub fn progress(total: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total);
+    let style = indicatif::ProgressStyle::with_template(
+        "{msg:>14} [{bar:40}] {pos}/{len} {per_sec} eta {eta}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(what.to_owned());
+    bar
+}

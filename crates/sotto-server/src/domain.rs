@@ -1,0 +1,228 @@
+//! Validated values of the relay's domain: usernames, account and device ids, message ids,
+//! device secrets. Each is parsed once at the edge ("parse, don't validate").
+
+use sha2::{Digest, Sha256};
+use std::fmt;
+use subtle::ConstantTimeEq;
+
+/// Why a value from a request was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidValue {
+    /// Username of the wrong length or alphabet.
+    #[error("username must be 3–32 characters of a-z, 0-9, '_' and '.'")]
+    Username,
+    /// Account id that is not 32 lowercase hex digits.
+    #[error("account id must be 32 lowercase hex digits")]
+    AccountId,
+    /// Device id outside 1..=255.
+    #[error("device id must be between 1 and 255")]
+    DeviceId,
+    /// Message id of the wrong length or alphabet.
+    #[error("message id must be 16–64 characters of A-Z, a-z, 0-9, '-' and '_'")]
+    MessageId,
+    /// Device secret that is not exactly 32 bytes.
+    #[error("device secret must be exactly 32 bytes")]
+    Secret,
+}
+
+/// A canonical (lowercase) username: 3–32 characters of `a-z0-9_.`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Username(String);
+
+impl Username {
+    /// Parses a username, folding ASCII case so `Alice` and `alice` are the same account.
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        let lower = raw.to_ascii_lowercase();
+        let valid_char =
+            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.';
+        if !(3..=32).contains(&lower.len()) || !lower.chars().all(valid_char) {
+            return Err(InvalidValue::Username);
+        }
+        Ok(Self(lower))
+    }
+
+    /// The canonical form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A server-assigned account id: 128 random bits as 32 lowercase hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountId(String);
+
+impl AccountId {
+    /// Draws a fresh random id from the operating system's RNG.
+    pub fn random() -> Result<Self, getrandom::Error> {
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes)?;
+        Ok(Self(hex::encode(bytes)))
+    }
+
+    /// Parses an id received from a client or read from storage.
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        let valid = raw.len() == 32
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if valid {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(InvalidValue::AccountId)
+        }
+    }
+
+    /// The hex form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A device id within an account: 1 (the first device) to 255.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DeviceId(u8);
+
+impl DeviceId {
+    /// The device created at registration.
+    pub const FIRST: DeviceId = DeviceId(1);
+
+    /// Checks the range.
+    pub fn new(raw: u32) -> Result<Self, InvalidValue> {
+        match u8::try_from(raw) {
+            Ok(id) if id >= 1 => Ok(Self(id)),
+            _ => Err(InvalidValue::DeviceId),
+        }
+    }
+
+    /// The numeric id.
+    pub fn get(self) -> u32 {
+        u32::from(self.0)
+    }
+}
+
+/// One device of one account: the unit that owns a mailbox and a WebSocket.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DeviceAddress {
+    /// The account.
+    pub account: AccountId,
+    /// The device within it.
+    pub device: DeviceId,
+}
+
+impl fmt::Display for DeviceAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.account, self.device.get())
+    }
+}
+
+/// A client-chosen message id, the idempotency key of a send.
+///
+/// Clients should use 128 random bits (e.g. a UUID): ids are unique per recipient account.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MessageId(String);
+
+impl MessageId {
+    /// Parses an id from a request path.
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        let valid_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        if !(16..=64).contains(&raw.len()) || !raw.chars().all(valid_char) {
+            return Err(InvalidValue::MessageId);
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The id as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// SHA-256 of a device's authentication secret, the only form the server stores.
+///
+/// A plain SHA-256 is enough here, with no salt or slow hash: the secret is 32 bytes drawn
+/// by the client from a CSPRNG, so a stolen hash cannot be inverted by guessing (2^256 work),
+/// unlike a human password. A slow hash would only cost CPU on every request.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretHash([u8; 32]);
+
+impl SecretHash {
+    /// Hashes a secret received from a client; it must be exactly 32 bytes.
+    pub fn of_secret(secret: &[u8]) -> Result<Self, InvalidValue> {
+        if secret.len() != 32 {
+            return Err(InvalidValue::Secret);
+        }
+        Ok(Self(Sha256::digest(secret).into()))
+    }
+
+    /// Rebuilds a hash read from storage.
+    pub fn from_stored(bytes: &[u8]) -> Option<Self> {
+        <[u8; 32]>::try_from(bytes).ok().map(Self)
+    }
+
+    /// The stored form.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Compares in constant time, so response timing does not reveal how much matched.
+    pub fn matches(&self, other: &SecretHash) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl fmt::Debug for SecretHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretHash(..)")
+    }
+}
+
+/// Hash of a registration token: tokens, like device secrets, are stored only hashed.
+pub fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_fold_case_and_reject_bad_ones() {
+        assert_eq!(Username::parse("Alice_1.x").unwrap().as_str(), "alice_1.x");
+        for bad in ["ab", "a b", "ålice", &"a".repeat(33), "al-ice", ""] {
+            assert_eq!(Username::parse(bad), Err(InvalidValue::Username), "{bad}");
+        }
+        assert!(Username::parse(&"a".repeat(32)).is_ok());
+    }
+
+    #[test]
+    fn ids_are_checked() {
+        assert!(AccountId::parse(AccountId::random().unwrap().as_str()).is_ok());
+        assert!(AccountId::parse("ABCDEF0123456789abcdef0123456789").is_err());
+        assert!(DeviceId::new(0).is_err() && DeviceId::new(256).is_err());
+        assert_eq!(DeviceId::new(255).unwrap().get(), 255);
+        assert!(MessageId::parse("0123456789abcdef").is_ok());
+        assert!(MessageId::parse("short").is_err());
+        assert!(MessageId::parse("0123456789abcdef/..").is_err());
+    }
+
+    #[test]
+    fn secrets_hash_and_compare() {
+        let a = SecretHash::of_secret(&[1; 32]).unwrap();
+        assert!(a.matches(&SecretHash::of_secret(&[1; 32]).unwrap()));
+        assert!(!a.matches(&SecretHash::of_secret(&[2; 32]).unwrap()));
+        assert_eq!(SecretHash::of_secret(&[1; 31]), Err(InvalidValue::Secret));
+    }
+}
