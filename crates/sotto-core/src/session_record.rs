@@ -200,8 +200,7 @@ impl SessionRecord {
         let mut first_error = None;
         let candidates = self.current.iter().chain(self.archived.iter());
         for (position, session) in candidates.enumerate() {
-            let is_current = position == 0 && self.current.is_some();
-            let limit = if is_current {
+            let limit = if self.is_current(position) {
                 MAX_FORWARD_JUMP
             } else {
                 MAX_ARCHIVED_NEW_CHAIN_JUMP
@@ -222,19 +221,21 @@ impl SessionRecord {
         Err(first_error.unwrap_or(DecryptError::NoSession))
     }
 
-    /// Commits to the session at `position` (0 = current) and makes it current.
+    /// Whether candidate `position` (the current session first, then the archived ones) is the
+    /// current session.
+    fn is_current(&self, position: usize) -> bool {
+        position == 0 && self.current.is_some()
+    }
+
+    /// Commits to the candidate at `position` and makes it current.
     fn commit_at(&mut self, position: usize, commit: crate::ratchet::session::Commit) {
-        if position == 0 && self.current.is_some() {
+        if self.is_current(position) {
             if let Some(session) = self.current.as_mut() {
                 session.commit(commit);
             }
             return;
         }
-        let archived_index = if self.current.is_some() {
-            position - 1
-        } else {
-            position
-        };
+        let archived_index = position - usize::from(self.current.is_some());
         if let Some(mut session) = self.archived.remove(archived_index) {
             session.commit(commit);
             self.promote(session);
