@@ -1,0 +1,163 @@
+//! End to end: two profiles chat through the real relay.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+use sotto_client::{DeliveryState, Direction, Event, ReceiveMode};
+
+#[tokio::test]
+async fn two_users_chat_both_ways() {
+    let tmp = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&tmp.path().join("relay").tap_dir()).await;
+    let alice = register(&relay, &tmp.path().join("alice"), "alice").await;
+    let bob = register(&relay, &tmp.path().join("bob"), "bob").await;
+    let mut alice_events = alice.subscribe();
+    let mut bob_events = bob.subscribe();
+
+    let id = alice.send("bob", "hello bob").await.unwrap();
+    let sent = drain(&mut alice_events);
+    assert!(sent.contains(&Event::Delivery {
+        peer: "bob".into(),
+        message_id: id.clone(),
+        state: DeliveryState::Sent
+    }));
+    assert_eq!(bob.receive(ReceiveMode::UntilEmpty).await.unwrap(), 1);
+    assert_eq!(texts(&drain(&mut bob_events)), ["hello bob"]);
+
+    bob.send("alice", "hi alice").await.unwrap();
+    bob.send("alice", "how are you?").await.unwrap();
+    assert_eq!(alice.receive(ReceiveMode::UntilEmpty).await.unwrap(), 2);
+    assert_eq!(
+        texts(&drain(&mut alice_events)),
+        ["hi alice", "how are you?"]
+    );
+
+    let history = alice.history("bob").await.unwrap();
+    let summary: Vec<_> = history
+        .iter()
+        .map(|m| (m.direction, m.text.as_str(), m.state))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (Direction::Outgoing, "hello bob", DeliveryState::Sent),
+            (Direction::Incoming, "hi alice", DeliveryState::Sent),
+            (Direction::Incoming, "how are you?", DeliveryState::Sent),
+        ]
+    );
+    assert_eq!(history[0].message_id, id);
+    // Both see the same safety number.
+    let a = alice.safety_number("bob").await.unwrap();
+    let b = bob.safety_number("alice").await.unwrap();
+    assert_eq!(a.digits(), b.digits());
+    assert_eq!(a.digits().len(), 60);
+}
+
+#[tokio::test]
+async fn offline_recipient_gets_messages_later_in_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&tmp.path().join("relay").tap_dir()).await;
+    let alice = register(&relay, &tmp.path().join("alice"), "alice").await;
+    let bob_dir = tmp.path().join("bob");
+    let bob = register(&relay, &bob_dir, "bob").await;
+    bob.close().await;
+    drop(bob);
+
+    for i in 0..5 {
+        alice.send("bob", &format!("message {i}")).await.unwrap();
+    }
+    let bob = reopen(&bob_dir).await;
+    assert_eq!(bob.receive(ReceiveMode::UntilEmpty).await.unwrap(), 5);
+    let expected: Vec<String> = (0..5).map(|i| format!("message {i}")).collect();
+    assert_eq!(history_texts(&bob, "alice").await, expected);
+    // Nothing is left on the relay.
+    assert_eq!(bob.receive(ReceiveMode::UntilEmpty).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn client_and_server_restarts_mid_conversation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&tmp.path().join("relay").tap_dir()).await;
+    let (alice_dir, bob_dir) = (tmp.path().join("alice"), tmp.path().join("bob"));
+    let alice = register(&relay, &alice_dir, "alice").await;
+    let bob = register(&relay, &bob_dir, "bob").await;
+    alice.send("bob", "one").await.unwrap();
+    bob.receive(ReceiveMode::UntilEmpty).await.unwrap();
+    bob.send("alice", "two").await.unwrap();
+
+    // Both clients and the relay go down (the relay by SIGKILL) with "two" in flight.
+    alice.close().await;
+    bob.close().await;
+    drop((alice, bob));
+    let relay = relay.restart().await;
+
+    let alice = reopen(&alice_dir).await;
+    let bob = reopen(&bob_dir).await;
+    assert_eq!(alice.receive(ReceiveMode::UntilEmpty).await.unwrap(), 1);
+    alice.send("bob", "three").await.unwrap();
+    bob.send("alice", "four").await.unwrap();
+    assert_eq!(bob.receive(ReceiveMode::UntilEmpty).await.unwrap(), 1);
+    assert_eq!(alice.receive(ReceiveMode::UntilEmpty).await.unwrap(), 1);
+    assert_eq!(
+        history_texts(&alice, "bob").await,
+        ["one", "two", "three", "four"]
+    );
+    // Bob wrote "four" before he fetched "three": history is in the order each side saw it.
+    assert_eq!(
+        history_texts(&bob, "alice").await,
+        ["one", "two", "four", "three"]
+    );
+    drop(relay);
+}
+
+#[tokio::test]
+async fn a_refused_send_stays_in_the_outbox_and_is_retried_with_the_same_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A mailbox of one envelope: the second message is refused (507) after it was encrypted.
+    let relay_dir = tmp.path().join("relay").tap_dir();
+    let relay = Relay::start_configured(&relay_dir, "[limits]\nmax_queue = 1\n").await;
+    let alice_dir = tmp.path().join("alice");
+    let alice = register(&relay, &alice_dir, "alice").await;
+    let bob = register(&relay, &tmp.path().join("bob"), "bob").await;
+    alice.send("bob", "first").await.unwrap();
+    let refused = alice.send("bob", "second").await;
+    assert!(refused.is_err(), "{refused:?}");
+    let pending: Vec<_> = alice
+        .history("bob")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.state)
+        .collect();
+    assert_eq!(pending, [DeliveryState::Sent, DeliveryState::Pending]);
+
+    // Alice restarts; bob drains his mailbox; the retry goes out with the same id.
+    alice.close().await;
+    drop(alice);
+    assert_eq!(bob.receive(ReceiveMode::UntilEmpty).await.unwrap(), 1);
+    let alice = reopen(&alice_dir).await;
+    assert_eq!(alice.flush_outbox().await.unwrap(), 1);
+    assert_eq!(alice.flush_outbox().await.unwrap(), 0);
+    assert_eq!(bob.receive(ReceiveMode::UntilEmpty).await.unwrap(), 1);
+    let sent = alice.history("bob").await.unwrap();
+    let got = bob.history("alice").await.unwrap();
+    assert_eq!(
+        got.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+        ["first", "second"]
+    );
+    assert_eq!(got[1].message_id, sent[1].message_id);
+    assert_eq!(sent[1].state, DeliveryState::Sent);
+}
+
+/// Creates the directory and returns it (the relay's data dir must exist for its log).
+trait TapDir {
+    fn tap_dir(self) -> Self;
+}
+
+impl TapDir for std::path::PathBuf {
+    fn tap_dir(self) -> Self {
+        std::fs::create_dir_all(&self).unwrap();
+        self
+    }
+}

@@ -1,0 +1,181 @@
+//! The end-to-end harness: the real `sotto serve` on a loopback port, profiles in temp dirs.
+//!
+//! The relay binary is `$SOTTO_BIN` if set, else `sotto` next to this test's target directory
+//! (`<target>/debug/sotto`), built with `cargo build -p sotto-cli --bin sotto` on first use.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::OnceLock;
+
+use sotto_client::{Client, Event, Profile, Unlock};
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::broadcast;
+
+/// The `sotto` binary, built once per test process if missing.
+pub fn sotto_binary() -> PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY
+        .get_or_init(|| {
+            if let Some(path) = std::env::var_os("SOTTO_BIN") {
+                return PathBuf::from(path);
+            }
+            // <target>/debug/deps/e2e-HASH -> <target>/debug/sotto
+            let exe = std::env::current_exe().unwrap();
+            let profile_dir = exe.parent().unwrap().parent().unwrap().to_owned();
+            let binary = profile_dir.join("sotto");
+            let target = profile_dir.parent().unwrap();
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+            let status = std::process::Command::new(cargo)
+                .args(["build", "-p", "sotto-cli", "--bin", "sotto"])
+                .env("CARGO_TARGET_DIR", target)
+                .status()
+                .expect("cargo build of the sotto binary");
+            assert!(status.success(), "building sotto failed");
+            binary
+        })
+        .clone()
+}
+
+/// A running relay.
+pub struct Relay {
+    pub url: String,
+    pub data_dir: PathBuf,
+    child: Child,
+}
+
+impl Relay {
+    /// Starts a relay on a free port.
+    pub async fn start(data_dir: &Path) -> Self {
+        Self::start_on(data_dir, "127.0.0.1:0").await
+    }
+
+    /// Starts a relay on `listen`; stderr (the log) goes to `DATA_DIR/relay.log`.
+    pub async fn start_on(data_dir: &Path, listen: &str) -> Self {
+        Self::start_with(data_dir, listen, &[]).await
+    }
+
+    /// Starts a relay with a configuration file holding `config` (TOML).
+    pub async fn start_configured(data_dir: &Path, config: &str) -> Self {
+        let file = data_dir.join("relay.toml");
+        std::fs::write(&file, config).unwrap();
+        let file = file.display().to_string();
+        Self::start_with(data_dir, "127.0.0.1:0", &["--config", &file]).await
+    }
+
+    async fn start_with(data_dir: &Path, listen: &str, extra: &[&str]) -> Self {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data_dir.join("relay.log"))
+            .unwrap();
+        let mut child = Command::new(sotto_binary())
+            .args([
+                "serve",
+                "--listen",
+                listen,
+                "--no-rate-limits",
+                "--data-dir",
+            ])
+            .arg(data_dir)
+            .args(extra)
+            .env("SOTTO_LOG", "debug")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let line = lines
+                .next_line()
+                .await
+                .unwrap()
+                .expect("relay exited early");
+            if let Some(url) = line.strip_prefix("listening on ") {
+                break url.trim().to_owned();
+            }
+        };
+        Self {
+            url,
+            data_dir: data_dir.to_owned(),
+            child,
+        }
+    }
+
+    /// `host:port` of the relay.
+    pub fn addr(&self) -> String {
+        self.url.trim_start_matches("http://").to_owned()
+    }
+
+    /// Kills the relay (SIGKILL: a crash, not a clean stop).
+    pub async fn kill(mut self) {
+        self.child.kill().await.unwrap();
+    }
+
+    /// Kills the relay and starts it again on the same address and data dir.
+    pub async fn restart(self) -> Self {
+        let (addr, dir) = (self.addr(), self.data_dir.clone());
+        self.kill().await;
+        Self::start_on(&dir, &addr).await
+    }
+}
+
+/// An unlock method for tests: a key file inside the profile dir (fast, no Argon2).
+pub fn key_file(dir: &Path) -> Unlock {
+    std::fs::create_dir_all(dir).unwrap();
+    Unlock::KeyFile(dir.join(sotto_client::KEY_FILE))
+}
+
+/// Registers `username` with a new profile in `dir`.
+pub async fn register(relay: &Relay, dir: &Path, username: &str) -> Client {
+    Profile::open(dir, &key_file(dir))
+        .await
+        .unwrap()
+        .register(&relay.url, username, None)
+        .await
+        .unwrap()
+}
+
+/// Reopens an existing profile.
+pub async fn reopen(dir: &Path) -> Client {
+    Profile::open(dir, &key_file(dir))
+        .await
+        .unwrap()
+        .client()
+        .await
+        .unwrap()
+}
+
+/// Every event received so far.
+pub fn drain(events: &mut broadcast::Receiver<Event>) -> Vec<Event> {
+    let mut out = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        out.push(event);
+    }
+    out
+}
+
+/// The texts of the message events.
+pub fn texts(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The texts of a history.
+pub async fn history_texts(client: &Client, peer: &str) -> Vec<String> {
+    client
+        .history(peer)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.text)
+        .collect()
+}
