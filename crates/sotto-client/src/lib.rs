@@ -33,6 +33,6 @@ pub use pre_keys::{
     ONE_TIME_BATCH, REPLENISH_BELOW, SIGNED_PRE_KEY_LIFETIME_MS, SIGNED_PRE_KEYS_KEPT,
 };
 pub use profile::{KEY_FILE, Profile, default_profile_dir};
-pub use receive::{Processed, ReceiveMode};
+pub use receive::{Processed, ReceiveMode, ReceiveSummary};
 pub use store::unlock::Unlock;
 pub use store::{AccountRecord, Contact, Direction, StoredMessage};

@@ -35,17 +35,17 @@ struct Sender {
 }
 
 impl Client {
-    /// Connects to the relay and processes envelopes as [`ReceiveMode`] says. Returns how many
-    /// new messages were stored. Also keeps the prekeys topped up.
+    /// Connects to the relay and processes envelopes as [`ReceiveMode`] says, acking each one
+    /// after it is stored. Also keeps the prekeys topped up.
     ///
     /// # Errors
     /// The relay or the store failed. Envelopes processed so far are stored and acked.
-    pub async fn receive(&self, mode: ReceiveMode) -> Result<usize, ClientError> {
+    pub async fn receive(&self, mode: ReceiveMode) -> Result<ReceiveSummary, ClientError> {
         if let Err(error) = self.maintain_pre_keys().await {
             tracing::warn!(%error, "prekey maintenance failed");
         }
         let mut socket = self.relay.connect().await?;
-        let mut stored = 0;
+        let mut summary = ReceiveSummary::default();
         let mut used_pre_keys = false;
         while let Some(frame) = socket.next().await {
             let frame = frame.map_err(|e| RelayError::Network(e.to_string()))?;
@@ -59,7 +59,8 @@ impl Client {
             match frame {
                 ServerFrame::Envelope(envelope) => {
                     let outcome = self.process_envelope(&envelope).await?;
-                    stored += usize::from(outcome.stored);
+                    summary.envelopes += 1;
+                    summary.stored += usize::from(outcome.stored);
                     used_pre_keys |= outcome.used_pre_key;
                     ack(&mut socket, envelope.id).await?;
                 }
@@ -70,11 +71,11 @@ impl Client {
                 }
             }
         }
-        let _ = socket.close(None).await;
+        close(&mut socket).await;
         if used_pre_keys && let Err(error) = self.maintain_pre_keys().await {
             tracing::warn!(%error, "prekey maintenance failed");
         }
-        Ok(stored)
+        Ok(summary)
     }
 
     /// Processes one delivered envelope: decrypts it and stores the result (session, prekey
@@ -297,6 +298,16 @@ impl Client {
     }
 }
 
+/// What one [`Client::receive`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReceiveSummary {
+    /// Envelopes the relay delivered (and that were acked).
+    pub envelopes: usize,
+    /// New messages stored (redeliveries and undecryptable envelopes are not counted).
+    pub stored: usize,
+}
+
 /// What processing one envelope did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -331,6 +342,18 @@ fn message_event(row: &NewMessage, peer: &str) -> Event {
         sent_at: row.sent_at,
     }
 }
+
+/// Closes the socket and waits (briefly) for the relay's close, so our acks reach it first.
+async fn close(socket: &mut DeliverySocket) {
+    if socket.close(None).await.is_err() {
+        return;
+    }
+    let drain = async { while let Some(Ok(_)) = socket.next().await {} };
+    let _ = tokio::time::timeout(CLOSE_WAIT, drain).await;
+}
+
+/// How long a closing receive waits for the relay to answer its close.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 async fn ack(socket: &mut DeliverySocket, id: i64) -> Result<(), ClientError> {
     let frame = serde_json::to_string(&ClientFrame::Ack { id })

@@ -22,12 +22,18 @@ async fn two_users_chat_both_ways() {
         message_id: id.clone(),
         state: DeliveryState::Sent
     }));
-    assert_eq!(bob.receive(ReceiveMode::UntilEmpty).await.unwrap(), 1);
+    assert_eq!(
+        bob.receive(ReceiveMode::UntilEmpty).await.unwrap().stored,
+        1
+    );
     assert_eq!(texts(&drain(&mut bob_events)), ["hello bob"]);
 
     bob.send("alice", "hi alice").await.unwrap();
     bob.send("alice", "how are you?").await.unwrap();
-    assert_eq!(alice.receive(ReceiveMode::UntilEmpty).await.unwrap(), 2);
+    assert_eq!(
+        alice.receive(ReceiveMode::UntilEmpty).await.unwrap().stored,
+        2
+    );
     assert_eq!(
         texts(&drain(&mut alice_events)),
         ["hi alice", "how are you?"]
@@ -68,11 +74,17 @@ async fn offline_recipient_gets_messages_later_in_order() {
         alice.send("bob", &format!("message {i}")).await.unwrap();
     }
     let bob = reopen(&bob_dir).await;
-    assert_eq!(bob.receive(ReceiveMode::UntilEmpty).await.unwrap(), 5);
+    assert_eq!(
+        bob.receive(ReceiveMode::UntilEmpty).await.unwrap().stored,
+        5
+    );
     let expected: Vec<String> = (0..5).map(|i| format!("message {i}")).collect();
     assert_eq!(history_texts(&bob, "alice").await, expected);
     // Nothing is left on the relay.
-    assert_eq!(bob.receive(ReceiveMode::UntilEmpty).await.unwrap(), 0);
+    assert_eq!(
+        bob.receive(ReceiveMode::UntilEmpty).await.unwrap().stored,
+        0
+    );
 }
 
 #[tokio::test]
@@ -83,7 +95,10 @@ async fn client_and_server_restarts_mid_conversation() {
     let alice = register(&relay, &alice_dir, "alice").await;
     let bob = register(&relay, &bob_dir, "bob").await;
     alice.send("bob", "one").await.unwrap();
-    bob.receive(ReceiveMode::UntilEmpty).await.unwrap();
+    assert_eq!(
+        bob.receive(ReceiveMode::UntilEmpty).await.unwrap().stored,
+        1
+    );
     bob.send("alice", "two").await.unwrap();
 
     // Both clients and the relay go down (the relay by SIGKILL) with "two" in flight.
@@ -94,11 +109,20 @@ async fn client_and_server_restarts_mid_conversation() {
 
     let alice = reopen(&alice_dir).await;
     let bob = reopen(&bob_dir).await;
-    assert_eq!(alice.receive(ReceiveMode::UntilEmpty).await.unwrap(), 1);
+    assert_eq!(
+        alice.receive(ReceiveMode::UntilEmpty).await.unwrap().stored,
+        1
+    );
     alice.send("bob", "three").await.unwrap();
     bob.send("alice", "four").await.unwrap();
-    assert_eq!(bob.receive(ReceiveMode::UntilEmpty).await.unwrap(), 1);
-    assert_eq!(alice.receive(ReceiveMode::UntilEmpty).await.unwrap(), 1);
+    assert_eq!(
+        bob.receive(ReceiveMode::UntilEmpty).await.unwrap().stored,
+        1
+    );
+    assert_eq!(
+        alice.receive(ReceiveMode::UntilEmpty).await.unwrap().stored,
+        1
+    );
     assert_eq!(
         history_texts(&alice, "bob").await,
         ["one", "two", "three", "four"]
@@ -135,11 +159,17 @@ async fn a_refused_send_stays_in_the_outbox_and_is_retried_with_the_same_id() {
     // Alice restarts; bob drains his mailbox; the retry goes out with the same id.
     alice.close().await;
     drop(alice);
-    assert_eq!(bob.receive(ReceiveMode::UntilEmpty).await.unwrap(), 1);
+    assert_eq!(
+        bob.receive(ReceiveMode::UntilEmpty).await.unwrap().stored,
+        1
+    );
     let alice = reopen(&alice_dir).await;
     assert_eq!(alice.flush_outbox().await.unwrap(), 1);
     assert_eq!(alice.flush_outbox().await.unwrap(), 0);
-    assert_eq!(bob.receive(ReceiveMode::UntilEmpty).await.unwrap(), 1);
+    assert_eq!(
+        bob.receive(ReceiveMode::UntilEmpty).await.unwrap().stored,
+        1
+    );
     let sent = alice.history("bob").await.unwrap();
     let got = bob.history("alice").await.unwrap();
     assert_eq!(
@@ -148,6 +178,84 @@ async fn a_refused_send_stays_in_the_outbox_and_is_retried_with_the_same_id() {
     );
     assert_eq!(got[1].message_id, sent[1].message_id);
     assert_eq!(sent[1].state, DeliveryState::Sent);
+}
+
+#[tokio::test]
+async fn a_redelivered_envelope_is_stored_and_shown_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&tmp.path().join("relay").tap_dir()).await;
+    let alice = register(&relay, &tmp.path().join("alice"), "alice").await;
+    let bob = register(&relay, &tmp.path().join("bob"), "bob").await;
+    alice.send("bob", "only once").await.unwrap();
+
+    // Bob stores the envelope, then "crashes" before acking it.
+    let envelope = take_without_ack(&relay, bob.account()).await;
+    let mut events = bob.subscribe();
+    assert!(bob.process_envelope(&envelope).await.unwrap().stored);
+    // The next connection gets it again: acked, not stored, not shown.
+    let again = bob.receive(ReceiveMode::UntilEmpty).await.unwrap();
+    assert_eq!((again.envelopes, again.stored), (1, 0));
+    // The relay deletes on ack asynchronously, so a quick reconnect may see it once more.
+    assert_eq!(
+        bob.receive(ReceiveMode::UntilEmpty).await.unwrap().stored,
+        0
+    );
+    assert_eq!(texts(&drain(&mut events)), ["only once"]);
+    assert_eq!(history_texts(&bob, "alice").await, ["only once"]);
+    // The session is intact: the conversation goes on both ways.
+    bob.send("alice", "got it").await.unwrap();
+    alice.send("bob", "good").await.unwrap();
+    assert_eq!(
+        alice.receive(ReceiveMode::UntilEmpty).await.unwrap().stored,
+        1
+    );
+    assert_eq!(
+        bob.receive(ReceiveMode::UntilEmpty).await.unwrap().stored,
+        1
+    );
+}
+
+#[tokio::test]
+async fn one_time_pre_keys_are_replenished_and_the_signed_pre_key_rotates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&tmp.path().join("relay").tap_dir()).await;
+    let alice = register(&relay, &tmp.path().join("alice"), "alice").await;
+    let bob = register(&relay, &tmp.path().join("bob"), "bob").await;
+    let count = |c: &sotto_client::Client| {
+        let account = c.account().clone();
+        let relay = &relay;
+        async move { raw_get(relay, &account, "/v1/keys/count").await.1 }
+    };
+    assert!(!bob.maintain_pre_keys().await.unwrap());
+    // A third party drains bob's one-time keys by fetching bundles.
+    let bob_keys = format!("/v1/keys/{}/1", bob.account().account_id);
+    for _ in 0..85 {
+        assert_eq!(raw_get(&relay, alice.account(), &bob_keys).await.0, 200);
+    }
+    assert_eq!(count(&bob).await["one_time_prekeys"], 15);
+    assert!(bob.maintain_pre_keys().await.unwrap());
+    let refilled = count(&bob).await;
+    assert_eq!(refilled["one_time_prekeys"], 100);
+    assert_eq!(refilled["one_time_kem_prekeys"], 100);
+
+    // A message built on the old signed prekey still opens after a rotation.
+    alice.send("bob", "on the old signed prekey").await.unwrap();
+    bob.rotate_signed_pre_key().await.unwrap();
+    assert_eq!(
+        bob.receive(ReceiveMode::UntilEmpty).await.unwrap().stored,
+        1
+    );
+    // A new contact's session uses the new one.
+    let carol = register(&relay, &tmp.path().join("carol"), "carol").await;
+    carol.send("bob", "on the new signed prekey").await.unwrap();
+    assert_eq!(
+        bob.receive(ReceiveMode::UntilEmpty).await.unwrap().stored,
+        1
+    );
+    assert_eq!(
+        history_texts(&bob, "carol").await,
+        ["on the new signed prekey"]
+    );
 }
 
 /// Creates the directory and returns it (the relay's data dir must exist for its log).

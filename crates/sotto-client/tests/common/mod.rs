@@ -179,3 +179,64 @@ pub async fn history_texts(client: &Client, peer: &str) -> Vec<String> {
         .map(|m| m.text)
         .collect()
 }
+
+/// The `Authorization` header of a device.
+pub fn authorization(account: &sotto_client::AccountRecord) -> String {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    let user = format!(
+        "{}.{}:{}",
+        account.account_id,
+        account.device_id,
+        STANDARD.encode(&account.auth_secret[..])
+    );
+    format!("Basic {}", STANDARD.encode(user))
+}
+
+/// A raw authenticated GET against the relay (to play a third party in tests).
+pub async fn raw_get(
+    relay: &Relay,
+    account: &sotto_client::AccountRecord,
+    path: &str,
+) -> (u16, serde_json::Value) {
+    use http_body_util::{BodyExt as _, Empty};
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Empty<bytes::Bytes>>();
+    let request = hyper::Request::get(format!("{}{path}", relay.url))
+        .header("authorization", authorization(account))
+        .body(Empty::new())
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// Takes the first queued envelope of a device from the relay without acking it, as a client
+/// that crashes after storing a message and before its ack would.
+pub async fn take_without_ack(
+    relay: &Relay,
+    account: &sotto_client::AccountRecord,
+) -> sotto_proto::api::DeliveredEnvelope {
+    use futures_util::StreamExt as _;
+    use sotto_proto::api::ServerFrame;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let url = format!("{}/v1/websocket", relay.url.replacen("http", "ws", 1));
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", authorization(account).parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    while let Some(frame) = socket.next().await {
+        if let Message::Text(text) = frame.unwrap()
+            && let ServerFrame::Envelope(envelope) = serde_json::from_str(&text).unwrap()
+        {
+            return envelope;
+        }
+    }
+    panic!("the relay delivered nothing");
+}

@@ -1,0 +1,238 @@
+//! End to end: identity changes, the store's locks, and what the relay's disk holds.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use common::*;
+use rand::RngExt as _;
+use sotto_client::{ClientError, Event, Profile, ReceiveMode, StoreError, Unlock};
+
+#[tokio::test]
+async fn a_reregistered_user_changes_identity_and_a_verified_contact_is_blocked_until_accepted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let relay_dir = tmp.path().join("relay");
+    std::fs::create_dir_all(&relay_dir).unwrap();
+    let relay = Relay::start(&relay_dir).await;
+    let alice = register(&relay, &tmp.path().join("alice"), "alice").await;
+    let bob = register(&relay, &tmp.path().join("bob"), "bob").await;
+    alice.send("bob", "hello").await.unwrap();
+    bob.receive(ReceiveMode::UntilEmpty).await.unwrap();
+    let old_number = alice.safety_number("bob").await.unwrap();
+    alice.mark_verified("bob").await.unwrap();
+
+    // The operator removes bob's account; bob registers again from a new profile.
+    let addr = relay.addr();
+    relay.kill().await;
+    remove_account(&relay_dir, "bob").await;
+    let relay = Relay::start_on(&relay_dir, &addr).await;
+    let new_bob = register(&relay, &tmp.path().join("bob2"), "bob").await;
+    new_bob.send("alice", "it's me, new phone").await.unwrap();
+
+    let mut events = alice.subscribe();
+    assert_eq!(
+        alice.receive(ReceiveMode::UntilEmpty).await.unwrap().stored,
+        1
+    );
+    let seen = drain(&mut events);
+    assert!(seen.contains(&Event::IdentityChanged {
+        username: "bob".into(),
+        was_verified: true
+    }));
+    assert_eq!(texts(&seen), ["it's me, new phone"]);
+    let contact = alice.contact("bob").await.unwrap().unwrap();
+    assert!(contact.verified && contact.identity_changed);
+    assert_ne!(alice.safety_number("bob").await.unwrap(), old_number);
+
+    let refused = alice.send("bob", "are you really bob?").await;
+    assert!(
+        matches!(refused, Err(ClientError::UntrustedIdentity { ref username }) if username == "bob"),
+        "{refused:?}"
+    );
+    // Nothing went out while refused.
+    assert_eq!(
+        new_bob
+            .receive(ReceiveMode::UntilEmpty)
+            .await
+            .unwrap()
+            .envelopes,
+        0
+    );
+
+    alice.accept_identity("bob").await.unwrap();
+    alice.send("bob", "welcome back").await.unwrap();
+    assert_eq!(
+        new_bob
+            .receive(ReceiveMode::UntilEmpty)
+            .await
+            .unwrap()
+            .stored,
+        1
+    );
+    assert_eq!(
+        history_texts(&new_bob, "alice").await,
+        ["it's me, new phone", "welcome back"]
+    );
+    // Alice keeps the whole conversation under the username.
+    assert_eq!(
+        history_texts(&alice, "bob").await,
+        ["hello", "it's me, new phone", "welcome back"]
+    );
+}
+
+/// Deletes an account from a stopped relay's database, as an operator would.
+async fn remove_account(relay_dir: &Path, username: &str) {
+    let url = format!("sqlite://{}", relay_dir.join("sotto.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let done = sqlx::query("DELETE FROM accounts WHERE username = ?")
+        .bind(username)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(done.rows_affected(), 1);
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn a_wrong_passphrase_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("profile");
+    let profile = Profile::open(&dir, &Unlock::passphrase("correct horse"))
+        .await
+        .unwrap();
+    drop(profile);
+    let wrong = Profile::open(&dir, &Unlock::passphrase("battery staple")).await;
+    assert!(
+        matches!(wrong, Err(StoreError::WrongPassphrase)),
+        "{wrong:?}"
+    );
+    let other_method = Profile::open(&dir, &key_file(&dir)).await;
+    assert!(
+        matches!(other_method, Err(StoreError::WrongUnlockMethod { .. })),
+        "{other_method:?}"
+    );
+    Profile::open(&dir, &Unlock::passphrase("correct horse"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_key_file_readable_by_others_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("profile");
+    let unlock = key_file(&dir);
+    drop(Profile::open(&dir, &unlock).await.unwrap());
+    let path = dir.join(sotto_client::KEY_FILE);
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let open = Profile::open(&dir, &unlock).await;
+    assert!(
+        matches!(open, Err(StoreError::KeyFileTooOpen { mode: 0o644, .. })),
+        "{open:?}"
+    );
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    Profile::open(&dir, &unlock).await.unwrap();
+
+    // Another profile's key file does not open this one.
+    let other = tmp.path().join("other");
+    let other_unlock = key_file(&other);
+    drop(Profile::open(&other, &other_unlock).await.unwrap());
+    let wrong = Profile::open(&dir, &other_unlock).await;
+    assert!(matches!(wrong, Err(StoreError::WrongKeyFile)), "{wrong:?}");
+}
+
+#[tokio::test]
+async fn wiretap_the_relay_and_the_profiles_hold_no_plaintext() {
+    let tmp = tempfile::tempdir().unwrap();
+    let relay_dir = tmp.path().join("relay");
+    std::fs::create_dir_all(&relay_dir).unwrap();
+    let relay = Relay::start(&relay_dir).await;
+    let (alice_dir, bob_dir) = (tmp.path().join("alice"), tmp.path().join("bob"));
+    let alice = register(&relay, &alice_dir, "alice").await;
+    let bob = register(&relay, &bob_dir, "bob").await;
+    let secrets: Vec<String> = (0..12).map(|_| random_text()).collect();
+    for pair in secrets.chunks(2) {
+        alice.send("bob", &pair[0]).await.unwrap();
+        bob.receive(ReceiveMode::UntilEmpty).await.unwrap();
+        bob.send("alice", &pair[1]).await.unwrap();
+        alice.receive(ReceiveMode::UntilEmpty).await.unwrap();
+    }
+    // The last two messages are still queued on the relay when it is killed.
+    let queued = [random_text(), random_text()];
+    for text in &queued {
+        alice.send("bob", text).await.unwrap();
+    }
+    assert_eq!(history_texts(&bob, "alice").await.len(), 12);
+    alice.close().await;
+    bob.close().await;
+    relay.kill().await;
+
+    let all: Vec<&String> = secrets.iter().chain(&queued).collect();
+    // The scanner works: the relay does hold usernames in the clear.
+    assert!(!find_in_files(&relay_dir, &["alice".to_owned()]).is_empty());
+    for dir in [&relay_dir, &alice_dir, &bob_dir] {
+        let texts: Vec<String> = all.iter().map(|s| s.to_string()).collect();
+        let found = find_in_files(dir, &texts);
+        assert!(
+            found.is_empty(),
+            "plaintext found under {}: {found:?}",
+            dir.display()
+        );
+    }
+}
+
+fn random_text() -> String {
+    const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::rng();
+    (0..24)
+        .map(|_| LETTERS[rng.random_range(0..LETTERS.len())] as char)
+        .collect()
+}
+
+/// Every encoding of `text` we look for: raw, hex, UTF-16 and base64 at each alignment.
+fn encodings(text: &str) -> Vec<Vec<u8>> {
+    let bytes = text.as_bytes();
+    let mut out = vec![
+        bytes.to_vec(),
+        hex::encode(bytes).into_bytes(),
+        hex::encode_upper(bytes).into_bytes(),
+        text.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+        text.encode_utf16().flat_map(u16::to_be_bytes).collect(),
+    ];
+    // Embedded at any offset of a base64 stream, the whole 3-byte groups of one of these
+    // suffixes are encoded verbatim.
+    for skip in 0..3 {
+        let whole = (bytes.len() - skip) / 3 * 3;
+        out.push(STANDARD.encode(&bytes[skip..skip + whole]).into_bytes());
+    }
+    out
+}
+
+/// `(file, text)` for each text found in any encoding in a file under `dir`.
+fn find_in_files(dir: &Path, texts: &[String]) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(find_in_files(&path, texts));
+            continue;
+        }
+        let data = std::fs::read(&path).unwrap();
+        for text in texts {
+            if encodings(text).iter().any(|needle| contains(&data, needle)) {
+                found.push((path.display().to_string(), text.clone()));
+            }
+        }
+    }
+    found
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
