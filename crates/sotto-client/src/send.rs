@@ -366,7 +366,13 @@ impl Client {
             .contact(&mut tx, account_id)
             .await?
             .ok_or_else(|| ClientError::UnknownUser(account_id.to_owned()))?;
-        ensure_trusted(&contact)?;
+        // Queued messages were encrypted for the identity the user saw when writing them:
+        // never re-encrypt them to a changed one before the user accepts it.
+        if contact.identity_changed {
+            return Err(ClientError::UntrustedIdentity {
+                username: contact.username,
+            });
+        }
         Ok((contact.username, contact.identity))
     }
 }

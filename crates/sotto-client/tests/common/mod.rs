@@ -221,6 +221,16 @@ pub async fn take_without_ack(
     relay: &Relay,
     account: &sotto_client::AccountRecord,
 ) -> sotto_proto::api::DeliveredEnvelope {
+    let mut envelopes = take_envelopes(relay, account, 1).await;
+    envelopes.pop().expect("the relay delivered nothing")
+}
+
+/// Up to `n` queued envelopes of a device, without acking them (stops at the queue's end).
+pub async fn take_envelopes(
+    relay: &Relay,
+    account: &sotto_client::AccountRecord,
+    n: usize,
+) -> Vec<sotto_proto::api::DeliveredEnvelope> {
     use futures_util::StreamExt as _;
     use sotto_proto::api::ServerFrame;
     use tokio_tungstenite::tungstenite::Message;
@@ -231,12 +241,124 @@ pub async fn take_without_ack(
         .headers_mut()
         .insert("authorization", authorization(account).parse().unwrap());
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    while let Some(frame) = socket.next().await {
-        if let Message::Text(text) = frame.unwrap()
-            && let ServerFrame::Envelope(envelope) = serde_json::from_str(&text).unwrap()
-        {
-            return envelope;
+    let mut out = Vec::new();
+    while out.len() < n {
+        let Some(frame) = socket.next().await else {
+            break;
+        };
+        if let Message::Text(text) = frame.unwrap() {
+            match serde_json::from_str(&text).unwrap() {
+                ServerFrame::Envelope(envelope) => out.push(envelope),
+                ServerFrame::QueueEmpty => break,
+            }
         }
     }
-    panic!("the relay delivered nothing");
+    out
+}
+
+/// A raw authenticated POST of JSON against the relay.
+pub async fn raw_post(
+    relay: &Relay,
+    account: &sotto_client::AccountRecord,
+    path: &str,
+    body: &impl serde::Serialize,
+) -> (u16, serde_json::Value) {
+    use http_body_util::{BodyExt as _, Full};
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<bytes::Bytes>>();
+    let request = hyper::Request::post(format!("{}{path}", relay.url))
+        .header("authorization", authorization(account))
+        .header("content-type", "application/json")
+        .body(Full::new(serde_json::to_vec(body).unwrap().into()))
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// A second device of an account, played by the test with sotto-core directly (the SDK does
+/// not link devices yet): its credentials and private prekeys.
+pub struct BareDevice {
+    pub account: sotto_client::AccountRecord,
+    pub pre_keys: sotto_core::InMemoryPreKeyStore,
+}
+
+/// Adds a device to `owner`'s account through the relay's API, with real prekeys.
+pub async fn add_device(relay: &Relay, owner: &sotto_client::AccountRecord) -> BareDevice {
+    use rand::RngExt as _;
+    use sotto_core::{KemPreKeyKind, KemPreKeyPair, OneTimePreKeyPair, SignedPreKeyPair};
+    use sotto_proto::api::{Base64Bytes, NewDevice, PreKey, PreKeyUpload, SignedPreKey};
+    let mut rng = rand::rng();
+    let identity = &owner.identity;
+    let signed = SignedPreKeyPair::generate(identity, 1, &mut rng);
+    let last_resort = KemPreKeyPair::generate(identity, 2, KemPreKeyKind::LastResort, &mut rng);
+    let one_time = OneTimePreKeyPair::generate(3, &mut rng);
+    let kem = KemPreKeyPair::generate(identity, 4, KemPreKeyKind::OneTime, &mut rng);
+    let signed_api = |id, public: Vec<u8>, signature: &[u8; 64]| SignedPreKey {
+        key_id: id,
+        public_key: Base64Bytes(public),
+        signature: Base64Bytes(signature.to_vec()),
+    };
+    let mut secret = [0u8; 32];
+    rng.fill(&mut secret[..]);
+    let device = NewDevice {
+        auth_secret: Base64Bytes(secret.to_vec()),
+        registration_id: 77,
+        prekeys: PreKeyUpload {
+            signed_prekey: Some(signed_api(
+                1,
+                signed.key_pair.public.encode().to_vec(),
+                &signed.signature,
+            )),
+            last_resort_kem_prekey: Some(signed_api(
+                2,
+                last_resort.key_pair.public.encode(),
+                &last_resort.signature,
+            )),
+            one_time_prekeys: vec![PreKey {
+                key_id: 3,
+                public_key: Base64Bytes(one_time.key_pair.public.encode().to_vec()),
+            }],
+            one_time_kem_prekeys: vec![signed_api(4, kem.key_pair.public.encode(), &kem.signature)],
+        },
+    };
+    let (status, answer) = raw_post(relay, owner, "/v1/devices", &device).await;
+    assert_eq!(status, 201, "{answer}");
+    let mut account = owner.clone();
+    account.device_id = u32::try_from(answer["device_id"].as_u64().unwrap()).unwrap();
+    account.auth_secret = zeroize::Zeroizing::new(secret);
+    let mut pre_keys = sotto_core::InMemoryPreKeyStore::default();
+    pre_keys.signed.insert(1, signed);
+    pre_keys.kem.insert(2, last_resort);
+    pre_keys.one_time.insert(3, one_time);
+    pre_keys.kem.insert(4, kem);
+    BareDevice { account, pre_keys }
+}
+
+impl BareDevice {
+    /// Decrypts a first (prekey) message from `from` and parses its content.
+    pub fn decrypt_first(
+        &self,
+        from: &sotto_client::AccountRecord,
+        envelope: &sotto_proto::api::DeliveredEnvelope,
+    ) -> sotto_client::content::Content {
+        let local =
+            sotto_core::Address::new(self.account.account_id.as_bytes(), self.account.device_id)
+                .unwrap();
+        let remote = sotto_core::Address::new(from.account_id.as_bytes(), from.device_id).unwrap();
+        let parties = sotto_core::Parties {
+            local_identity: &self.account.identity,
+            local_address: &local,
+            remote_address: &remote,
+        };
+        let mut record = sotto_core::SessionRecord::new();
+        let decrypted = record
+            .decrypt(parties, &envelope.content.0, &self.pre_keys)
+            .unwrap();
+        sotto_client::content::Content::decode(&decrypted.plaintext).unwrap()
+    }
 }
