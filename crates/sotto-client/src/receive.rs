@@ -6,7 +6,7 @@
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use sotto_core::message::MessageKind;
-use sotto_core::{Decrypted, InMemoryPreKeyStore, SessionRecord};
+use sotto_core::{Decrypted, IdentityKey, InMemoryPreKeyStore, SessionRecord};
 use sotto_proto::api::{ClientFrame, DeliveredEnvelope, ServerFrame};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -188,46 +188,73 @@ impl Client {
             self.store.apply_pre_key_use(&mut tx, used).await?;
         }
         let mut events = Vec::new();
-        let mut stored = false;
-        if let (Some(content), Some(username)) = (&content, &username) {
-            let own = sender.account_id == self.account.account_id;
-            if own && decrypted.remote_identity != *self.account.identity.public() {
-                // Our own account's key cannot change under us: drop, keep the ratchet state.
-                events.push(self.undecryptable_event(envelope, "own identity mismatch"));
-            } else {
-                let (row, event) = if own {
-                    self.sync_row(&mut tx, sender, content).await?
-                } else {
-                    let seen = observe(
-                        &self.store,
-                        &mut tx,
-                        username,
-                        &sender.account_id,
-                        &decrypted.remote_identity,
-                    )
-                    .await?;
-                    if seen.changed {
-                        events.push(Event::IdentityChanged {
-                            username: username.clone(),
-                            was_verified: seen.was_verified,
-                        });
-                    }
-                    incoming_row(sender, username, content)
+        let stored = match (&content, &username) {
+            (Some(content), Some(username)) => {
+                let readable = Readable {
+                    sender,
+                    username,
+                    content,
+                    identity: &decrypted.remote_identity,
                 };
-                stored = self.store.insert_message(&mut tx, &row).await?;
-                if stored {
-                    events.push(event);
-                }
+                self.record_message(&mut tx, envelope, &readable, &mut events)
+                    .await?
             }
-        } else {
-            events.push(self.undecryptable_event(envelope, "unreadable content or unknown sender"));
-        }
+            _ => {
+                events.push(undecryptable_event(
+                    envelope,
+                    "unreadable content or unknown sender",
+                ));
+                false
+            }
+        };
         tx.commit().await.map_err(StoreError::from)?;
         events.into_iter().for_each(|e| self.emit(e));
         Ok(Processed {
             stored,
             used_pre_key: decrypted.pre_key_use.is_some(),
         })
+    }
+
+    /// Adds a decrypted message to the history (in the receive's transaction); `true` when new.
+    async fn record_message(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        envelope: &DeliveredEnvelope,
+        readable: &Readable<'_>,
+        events: &mut Vec<Event>,
+    ) -> Result<bool, ClientError> {
+        let sender = readable.sender;
+        let own = sender.account_id == self.account.account_id;
+        if own && readable.identity != self.account.identity.public() {
+            // Our own account's key cannot change under us: drop it, keep the ratchet state.
+            events.push(undecryptable_event(envelope, "own identity mismatch"));
+            return Ok(false);
+        }
+        let (row, event) = if own {
+            self.sync_row(&mut *tx, sender, readable.content).await?
+        } else {
+            let username = readable.username;
+            let seen = observe(
+                &self.store,
+                &mut *tx,
+                username,
+                &sender.account_id,
+                readable.identity,
+            )
+            .await?;
+            if seen.changed {
+                events.push(Event::IdentityChanged {
+                    username: username.to_owned(),
+                    was_verified: seen.was_verified,
+                });
+            }
+            incoming_row(sender, username, readable.content)
+        };
+        let stored = self.store.insert_message(tx, &row).await?;
+        if stored {
+            events.push(event);
+        }
+        Ok(stored)
     }
 
     /// The sender's username, if the relay confirms that it belongs to the sending account.
@@ -282,19 +309,27 @@ impl Client {
         Ok((row, event))
     }
 
-    fn undecryptable_event(&self, envelope: &DeliveredEnvelope, reason: &str) -> Event {
-        Event::Undecryptable {
-            sender_account: envelope.sender_account.clone(),
-            reason: reason.to_owned(),
-        }
-    }
-
     fn undecryptable(&self, envelope: &DeliveredEnvelope, reason: String) {
         tracing::warn!(envelope = envelope.id, %reason, "dropping an undecryptable envelope");
         self.emit(Event::Undecryptable {
             sender_account: envelope.sender_account.clone(),
             reason,
         });
+    }
+}
+
+/// A decrypted, parsed message and who sent it.
+struct Readable<'a> {
+    sender: &'a Sender,
+    username: &'a str,
+    content: &'a Content,
+    identity: &'a IdentityKey,
+}
+
+fn undecryptable_event(envelope: &DeliveredEnvelope, reason: &str) -> Event {
+    Event::Undecryptable {
+        sender_account: envelope.sender_account.clone(),
+        reason: reason.to_owned(),
     }
 }
 
