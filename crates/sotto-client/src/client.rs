@@ -5,6 +5,7 @@ use std::sync::Arc;
 use sotto_core::{Address, Parties, SafetyNumber};
 use tokio::sync::{Mutex, broadcast};
 
+use crate::content::canonical_username;
 use crate::error::{ClientError, StoreError};
 use crate::events::Event;
 use crate::relay::Relay;
@@ -91,11 +92,11 @@ impl Client {
     /// # Errors
     /// A store failure.
     pub async fn contact(&self, username: &str) -> Result<Option<Contact>, ClientError> {
+        let Ok(username) = canonical_username(username) else {
+            return Ok(None);
+        };
         let mut tx = self.store.begin().await?;
-        Ok(self
-            .store
-            .contact_named(&mut tx, &username.to_lowercase())
-            .await?)
+        Ok(self.store.contact_named(&mut tx, &username).await?)
     }
 
     async fn known_contact(&self, username: &str) -> Result<Contact, ClientError> {

@@ -9,6 +9,22 @@ use crate::error::ClientError;
 /// The content version this SDK writes.
 pub const CONTENT_VERSION: u32 = 1;
 
+/// The longest text a message may carry, so every copy stays far below the relay's envelope
+/// limit (96 KiB) after padding and encryption.
+pub const MAX_TEXT_BYTES: usize = 32 * 1024;
+
+/// Checks and folds a username the way the relay does: 3–32 characters of `a-z0-9_.`.
+/// Checking it here also keeps anything else out of the URLs built from it.
+pub fn canonical_username(name: &str) -> Result<String, ClientError> {
+    let folded = name.to_lowercase();
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.';
+    if (3..=32).contains(&folded.len()) && folded.chars().all(allowed) {
+        Ok(folded)
+    } else {
+        Err(ClientError::InvalidUsername(name.to_owned()))
+    }
+}
+
 /// A text message as encrypted.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Content {
@@ -50,6 +66,14 @@ impl Content {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn usernames_are_checked_and_folded() {
+        assert_eq!(canonical_username("Alice_1.x").unwrap(), "alice_1.x");
+        for bad in ["ab", "a/../keys", "al ice", "ä12", &"a".repeat(33), "x%2f"] {
+            assert!(canonical_username(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn unknown_fields_are_ignored() {

@@ -96,6 +96,12 @@ pub enum ClientError {
     /// The relay.
     #[error(transparent)]
     Relay(#[from] RelayError),
+    /// Not a valid username (3–32 characters of `a-z0-9_.`).
+    #[error("{0:?} is not a valid username (3-32 characters of a-z, 0-9, _ and .)")]
+    InvalidUsername(String),
+    /// The text is longer than [`crate::MAX_TEXT_BYTES`].
+    #[error("the text is {0} bytes long; at most {max} are allowed", max = crate::MAX_TEXT_BYTES)]
+    TextTooLong(usize),
     /// No such user on the relay.
     #[error("no user {0} on this relay")]
     UnknownUser(String),

@@ -27,6 +27,7 @@ pub mod store;
 mod trust;
 
 pub use client::Client;
+pub use content::{MAX_TEXT_BYTES, canonical_username};
 pub use error::{ClientError, RelayError, StoreError};
 pub use events::{DeliveryState, Event};
 pub use pre_keys::{

@@ -8,6 +8,7 @@ use sotto_proto::api::{Base64Bytes, NewDevice, RegisterRequest};
 use zeroize::Zeroizing;
 
 use crate::client::Client;
+use crate::content::canonical_username;
 use crate::error::{ClientError, RelayError, StoreError};
 use crate::pre_keys::PreKeyBatch;
 use crate::relay::Relay;
@@ -52,7 +53,7 @@ impl Profile {
     /// makes the identity and prekeys, registers, and stores everything in one transaction.
     ///
     /// # Errors
-    /// [`ClientError::UsernameTaken`], a relay or store failure. A profile that already has an
+    /// [`ClientError::InvalidUsername`], [`ClientError::UsernameTaken`], a relay or store failure. A profile that already has an
     /// account is refused with [`StoreError::Corrupt`].
     pub async fn register(
         self,
@@ -60,6 +61,8 @@ impl Profile {
         username: &str,
         token: Option<&str>,
     ) -> Result<Client, ClientError> {
+        let username = canonical_username(username)?;
+        let username = username.as_str();
         if self.store.account().await?.is_some() {
             return Err(StoreError::Corrupt("this profile already has an account").into());
         }
@@ -86,7 +89,7 @@ impl Profile {
         };
         let account = AccountRecord {
             server_url: server.to_owned(),
-            username: username.to_lowercase(),
+            username: username.to_owned(),
             account_id: answer.account_id,
             device_id: answer.device_id,
             registration_id,

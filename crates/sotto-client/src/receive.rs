@@ -11,7 +11,7 @@ use sotto_proto::api::{ClientFrame, DeliveredEnvelope, ServerFrame};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::{Client, address};
-use crate::content::Content;
+use crate::content::{Content, canonical_username};
 use crate::error::{ClientError, RelayError, StoreError};
 use crate::events::{DeliveryState, Event};
 use crate::relay::DeliverySocket;
@@ -266,7 +266,10 @@ impl Client {
         if sender.account_id == self.account.account_id {
             return Ok(Some(self.account.username.clone()));
         }
-        let claimed = content.sender.to_lowercase();
+        // The name comes from the peer: checked before it goes into a URL.
+        let Ok(claimed) = canonical_username(&content.sender) else {
+            return Ok(None);
+        };
         {
             let mut tx = self.store.begin().await?;
             let known = self.store.contact(&mut tx, &sender.account_id).await?;

@@ -17,7 +17,7 @@ use sotto_proto::api::{Base64Bytes, OutgoingEnvelope, SendRequest};
 
 use crate::bundles::verify_device_bundle;
 use crate::client::{Client, address};
-use crate::content::{CONTENT_VERSION, Content};
+use crate::content::{CONTENT_VERSION, Content, MAX_TEXT_BYTES, canonical_username};
 use crate::error::{ClientError, StoreError};
 use crate::events::{DeliveryState, Event};
 use crate::relay::SendOutcome;
@@ -46,12 +46,16 @@ impl Client {
     /// message id once the relay has stored the message.
     ///
     /// # Errors
+    /// [`ClientError::InvalidUsername`], [`ClientError::TextTooLong`] (nothing is stored),
     /// [`ClientError::UnknownUser`], [`ClientError::UntrustedIdentity`] for a verified contact
     /// whose identity changed, relay or store failures. After a failure past encryption, the
     /// message stays in the outbox and [`flush_outbox`](Self::flush_outbox) retries it with
     /// the same id (the relay stores it once).
     pub async fn send(&self, username: &str, text: &str) -> Result<String, ClientError> {
-        let username = username.to_lowercase();
+        let username = canonical_username(username)?;
+        if text.len() > MAX_TEXT_BYTES {
+            return Err(ClientError::TextTooLong(text.len()));
+        }
         let info = self
             .relay
             .account(&username)

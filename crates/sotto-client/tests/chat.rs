@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use sotto_client::{DeliveryState, Direction, Event, ReceiveMode};
+use sotto_client::{ClientError, DeliveryState, Direction, Event, MAX_TEXT_BYTES, ReceiveMode};
 
 #[tokio::test]
 async fn two_users_chat_both_ways() {
@@ -58,6 +58,23 @@ async fn two_users_chat_both_ways() {
     let b = bob.safety_number("alice").await.unwrap();
     assert_eq!(a.digits(), b.digits());
     assert_eq!(a.digits().len(), 60);
+
+    // Bad input is refused before anything is stored; the longest text goes through.
+    let bad_name = alice.send("bob/../keys", "hi").await;
+    assert!(
+        matches!(bad_name, Err(ClientError::InvalidUsername(_))),
+        "{bad_name:?}"
+    );
+    let too_long = alice.send("bob", &"x".repeat(MAX_TEXT_BYTES + 1)).await;
+    assert!(
+        matches!(too_long, Err(ClientError::TextTooLong(_))),
+        "{too_long:?}"
+    );
+    assert_eq!(alice.history("bob").await.unwrap().len(), 3);
+    let longest = "y".repeat(MAX_TEXT_BYTES);
+    alice.send("bob", &longest).await.unwrap();
+    bob.receive(ReceiveMode::UntilEmpty).await.unwrap();
+    assert_eq!(history_texts(&bob, "alice").await.last(), Some(&longest));
 }
 
 #[tokio::test]
