@@ -275,6 +275,33 @@ async fn one_time_pre_keys_are_replenished_and_the_signed_pre_key_rotates() {
     );
 }
 
+#[tokio::test]
+async fn a_following_receiver_gets_messages_as_they_arrive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&tmp.path().join("relay").tap_dir()).await;
+    let alice = register(&relay, &tmp.path().join("alice"), "alice").await;
+    let bob = register(&relay, &tmp.path().join("bob"), "bob").await;
+    let mut bob_events = bob.subscribe();
+    let follower = {
+        let bob = bob.clone();
+        tokio::spawn(async move { bob.receive(ReceiveMode::Follow).await })
+    };
+    for text in ["live one", "live two"] {
+        alice.send("bob", text).await.unwrap();
+        let event = tokio::time::timeout(std::time::Duration::from_secs(30), bob_events.recv())
+            .await
+            .expect("no event within 30 s")
+            .unwrap();
+        assert!(
+            matches!(event, Event::Message { text: ref t, .. } if t == text),
+            "{event:?}"
+        );
+    }
+    assert!(!follower.is_finished());
+    follower.abort();
+    assert_eq!(history_texts(&bob, "alice").await, ["live one", "live two"]);
+}
+
 /// Creates the directory and returns it (the relay's data dir must exist for its log).
 trait TapDir {
     fn tap_dir(self) -> Self;
