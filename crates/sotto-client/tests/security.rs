@@ -98,6 +98,57 @@ async fn remove_account(relay_dir: &Path, username: &str) {
 }
 
 #[tokio::test]
+async fn garbage_from_a_peer_is_dropped_without_harm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let relay_dir = tmp.path().join("relay");
+    std::fs::create_dir_all(&relay_dir).unwrap();
+    let relay = Relay::start(&relay_dir).await;
+    let alice = register(&relay, &tmp.path().join("alice"), "alice").await;
+    let bob = register(&relay, &tmp.path().join("bob"), "bob").await;
+    alice.send("bob", "before").await.unwrap();
+    bob.receive(ReceiveMode::UntilEmpty).await.unwrap();
+
+    // Alice's device, bypassing the SDK, sends bytes that are no Sotto message.
+    let path = format!(
+        "/v1/messages/{}/{}",
+        bob.account().account_id,
+        "0123456789abcdef0123"
+    );
+    let garbage = serde_json::json!({"envelopes": [{"device_id": 1, "content": "AQIDBAUGBwg="}]});
+    let (status, answer) =
+        raw_send(&relay, alice.account(), hyper::Method::PUT, &path, &garbage).await;
+    assert_eq!(status, 200, "{answer}");
+    let mut events = bob.subscribe();
+    let summary = bob.receive(ReceiveMode::UntilEmpty).await.unwrap();
+    assert_eq!((summary.envelopes, summary.stored), (1, 0));
+    assert!(matches!(
+        drain(&mut events).as_slice(),
+        [Event::Undecryptable { .. }]
+    ));
+
+    // It was acked, and the session with alice still works both ways.
+    assert_eq!(
+        bob.receive(ReceiveMode::UntilEmpty).await.unwrap().stored,
+        0
+    );
+    alice.send("bob", "after").await.unwrap();
+    bob.send("alice", "still here").await.unwrap();
+    assert_eq!(
+        bob.receive(ReceiveMode::UntilEmpty).await.unwrap().stored,
+        1
+    );
+    assert_eq!(
+        alice.receive(ReceiveMode::UntilEmpty).await.unwrap().stored,
+        1
+    );
+    // Bob wrote "still here" before he fetched "after".
+    assert_eq!(
+        history_texts(&bob, "alice").await,
+        ["before", "still here", "after"]
+    );
+}
+
+#[tokio::test]
 async fn a_wrong_passphrase_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("profile");

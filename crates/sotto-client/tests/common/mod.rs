@@ -263,10 +263,23 @@ pub async fn raw_post(
     path: &str,
     body: &impl serde::Serialize,
 ) -> (u16, serde_json::Value) {
+    raw_send(relay, account, hyper::Method::POST, path, body).await
+}
+
+/// A raw authenticated request with a JSON body.
+pub async fn raw_send(
+    relay: &Relay,
+    account: &sotto_client::AccountRecord,
+    method: hyper::Method,
+    path: &str,
+    body: &impl serde::Serialize,
+) -> (u16, serde_json::Value) {
     use http_body_util::{BodyExt as _, Full};
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<Full<bytes::Bytes>>();
-    let request = hyper::Request::post(format!("{}{path}", relay.url))
+    let request = hyper::Request::builder()
+        .method(method)
+        .uri(format!("{}{path}", relay.url))
         .header("authorization", authorization(account))
         .header("content-type", "application/json")
         .body(Full::new(serde_json::to_vec(body).unwrap().into()))
