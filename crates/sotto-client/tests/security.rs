@@ -20,17 +20,22 @@ async fn a_reregistered_user_changes_identity_and_a_verified_contact_is_blocked_
     let relay = Relay::start(&relay_dir).await;
     let alice = register(&relay, &tmp.path().join("alice"), "alice").await;
     let bob = register(&relay, &tmp.path().join("bob"), "bob").await;
+    let carol = register(&relay, &tmp.path().join("carol"), "carol").await;
     alice.send("bob", "hello").await.unwrap();
     bob.receive(ReceiveMode::UntilEmpty).await.unwrap();
+    alice.send("carol", "hello carol").await.unwrap();
+    carol.receive(ReceiveMode::UntilEmpty).await.unwrap();
     let old_number = alice.safety_number("bob").await.unwrap();
     alice.mark_verified("bob").await.unwrap();
 
-    // The operator removes bob's account; bob registers again from a new profile.
+    // The operator removes bob's and carol's accounts; both register again from new profiles.
     let addr = relay.addr();
     relay.kill().await;
     remove_account(&relay_dir, "bob").await;
+    remove_account(&relay_dir, "carol").await;
     let relay = Relay::start_on(&relay_dir, &addr).await;
     let new_bob = register(&relay, &tmp.path().join("bob2"), "bob").await;
+    let new_carol = register(&relay, &tmp.path().join("carol2"), "carol").await;
     new_bob.send("alice", "it's me, new phone").await.unwrap();
 
     let mut events = alice.subscribe();
@@ -82,6 +87,26 @@ async fn a_reregistered_user_changes_identity_and_a_verified_contact_is_blocked_
         history_texts(&alice, "bob").await,
         ["hello", "it's me, new phone", "welcome back"]
     );
+
+    // Carol was never verified: the change is reported and sending goes on.
+    let mut events = alice.subscribe();
+    alice.send("carol", "new keys?").await.unwrap();
+    assert_eq!(
+        drain(&mut events).first(),
+        Some(&Event::IdentityChanged {
+            username: "carol".into(),
+            was_verified: false
+        })
+    );
+    assert_eq!(
+        new_carol
+            .receive(ReceiveMode::UntilEmpty)
+            .await
+            .unwrap()
+            .stored,
+        1
+    );
+    assert_eq!(history_texts(&new_carol, "alice").await, ["new keys?"]);
 }
 
 /// Deletes an account from a stopped relay's database, as an operator would.
