@@ -35,19 +35,19 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    pub(crate) fn new(store: Store, account: AccountRecord) -> Self {
-        let relay = Relay::new(&account.server_url).authenticated(
+    pub(crate) fn new(store: Store, account: AccountRecord) -> Result<Self, ClientError> {
+        let relay = Relay::new(&account.server_url, account.server_ca.as_deref())?.authenticated(
             &account.account_id,
             account.device_id,
             &account.auth_secret,
         );
-        Self {
+        Ok(Self {
             store,
             relay,
             account: Arc::new(account),
             events: broadcast::channel(EVENT_BUFFER).0,
             sessions: Arc::new(Mutex::new(())),
-        }
+        })
     }
 
     /// This device's account (its `Debug` hides the secrets).

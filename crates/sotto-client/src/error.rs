@@ -65,6 +65,12 @@ pub enum RelayError {
     /// The connection failed or broke.
     #[error("network: {0}")]
     Network(String),
+    /// The relay URL or its CA certificate is unusable.
+    #[error("relay configuration: {0}")]
+    Config(String),
+    /// The TLS handshake failed (for example, an untrusted certificate).
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The relay answered with an error.
     #[error("relay answered {status} {code}: {message}")]
     Status {

@@ -24,6 +24,7 @@ mod receive;
 mod relay;
 mod send;
 pub mod store;
+mod transport;
 mod trust;
 
 pub use client::Client;
@@ -33,7 +34,7 @@ pub use events::{DeliveryState, Event};
 pub use pre_keys::{
     ONE_TIME_BATCH, REPLENISH_BELOW, SIGNED_PRE_KEY_LIFETIME_MS, SIGNED_PRE_KEYS_KEPT,
 };
-pub use profile::{KEY_FILE, Profile, default_profile_dir};
+pub use profile::{KEY_FILE, Profile, Server, default_profile_dir};
 pub use receive::{Processed, ReceiveMode, ReceiveSummary};
 pub use store::unlock::Unlock;
 pub use store::{AccountRecord, Contact, Direction, StoredMessage};

@@ -18,6 +18,52 @@ use crate::store::{AccountRecord, Store};
 /// The key file's name inside a profile directory, for unattended use.
 pub const KEY_FILE: &str = "profile.key";
 
+/// A relay to register with: its URL and, for a relay with its own certificate authority, the
+/// CA certificate(s) to pin (PEM). Without one, `https://` relays are checked against the
+/// system's root certificates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Server {
+    /// `http://host:port` or `https://host:port`.
+    pub url: String,
+    /// CA certificates in PEM that alone are trusted for this relay.
+    pub ca_pem: Option<Vec<u8>>,
+}
+
+impl Server {
+    /// A relay trusted through the system roots.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            ca_pem: None,
+        }
+    }
+
+    /// Pins the relay's CA certificate(s).
+    #[must_use]
+    pub fn with_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_pem = Some(pem.into());
+        self
+    }
+}
+
+impl From<&str> for Server {
+    fn from(url: &str) -> Self {
+        Self::new(url)
+    }
+}
+
+impl From<&String> for Server {
+    fn from(url: &String) -> Self {
+        Self::new(url.as_str())
+    }
+}
+
+impl From<String> for Server {
+    fn from(url: String) -> Self {
+        Self::new(url)
+    }
+}
+
 /// An unlocked profile directory, registered or not.
 #[derive(Debug)]
 pub struct Profile {
@@ -57,10 +103,11 @@ impl Profile {
     /// account is refused with [`StoreError::Corrupt`].
     pub async fn register(
         self,
-        server: &str,
+        server: impl Into<Server>,
         username: &str,
         token: Option<&str>,
     ) -> Result<Client, ClientError> {
+        let server = server.into();
         let username = canonical_username(username)?;
         let username = username.as_str();
         if self.store.account().await?.is_some() {
@@ -81,14 +128,16 @@ impl Profile {
                 prekeys: keys.upload(),
             },
         };
-        let answer = match Relay::new(server).register(&request).await {
+        let relay = Relay::new(&server.url, server.ca_pem.as_deref())?;
+        let answer = match relay.register(&request).await {
             Err(RelayError::Status { code, .. }) if code == "username_taken" => {
                 return Err(ClientError::UsernameTaken(username.to_owned()));
             }
             other => other?,
         };
         let account = AccountRecord {
-            server_url: server.to_owned(),
+            server_url: server.url,
+            server_ca: server.ca_pem,
             username: username.to_owned(),
             account_id: answer.account_id,
             device_id: answer.device_id,
@@ -102,7 +151,7 @@ impl Profile {
             .await?;
         keys.save(&self.store, &mut tx).await?;
         tx.commit().await.map_err(StoreError::from)?;
-        Ok(Client::new(self.store, account))
+        Client::new(self.store, account)
     }
 
     /// The client of a registered profile.
@@ -115,6 +164,6 @@ impl Profile {
             .account()
             .await?
             .ok_or(StoreError::NotRegistered)?;
-        Ok(Client::new(self.store, account))
+        Client::new(self.store, account)
     }
 }

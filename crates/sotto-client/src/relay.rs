@@ -1,28 +1,27 @@
-//! The relay's HTTP API and delivery WebSocket, as this SDK uses them (plain HTTP for now;
-//! TLS in front of the relay is the next step).
+//! The relay's HTTP API and delivery WebSocket, as this SDK uses them, over [`Endpoint`]
+//! connections (TLS for `https://`). One connection per request keeps this simple; the
+//! delivery WebSocket is the long-lived one.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper::{Method, Request, StatusCode};
-use hyper_util::client::legacy::Client as HttpClient;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
 use sotto_proto::api::{
     AccountInfo, ErrorBody, PreKeyBundle, PreKeyCount, PreKeyUpload, RegisterRequest,
     RegisterResponse, SendRequest, SendResponse,
 };
-use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use zeroize::Zeroizing;
 
 use crate::error::RelayError;
+use crate::transport::{Endpoint, Stream};
 
 /// A connected delivery WebSocket.
-pub(crate) type DeliverySocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type DeliverySocket = WebSocketStream<Stream>;
 
 /// What the relay said to a send.
 pub(crate) enum SendOutcome {
@@ -35,8 +34,7 @@ pub(crate) enum SendOutcome {
 /// One relay, reached as one device.
 #[derive(Clone)]
 pub(crate) struct Relay {
-    base: String,
-    http: HttpClient<HttpConnector, Full<Bytes>>,
+    endpoint: Endpoint,
     authorization: Option<Zeroizing<String>>,
 }
 
@@ -45,15 +43,13 @@ fn network(error: impl std::fmt::Display) -> RelayError {
 }
 
 impl Relay {
-    /// An anonymous client of `base` (e.g. `http://127.0.0.1:7443`).
-    pub(crate) fn new(base: &str) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        Self {
-            base: base.trim_end_matches('/').to_owned(),
-            http: HttpClient::builder(TokioExecutor::new()).build(connector),
+    /// An anonymous client of the relay at `url` (`http://…` or `https://…`), trusting the
+    /// system roots or, if given, only the CA certificates in `ca_pem`.
+    pub(crate) fn new(url: &str, ca_pem: Option<&[u8]>) -> Result<Self, RelayError> {
+        Ok(Self {
+            endpoint: Endpoint::new(url, ca_pem)?,
             authorization: None,
-        }
+        })
     }
 
     /// The same relay, authenticated as one device.
@@ -79,7 +75,8 @@ impl Relay {
     ) -> Result<(StatusCode, hyper::HeaderMap, Bytes), RelayError> {
         let mut request = Request::builder()
             .method(method)
-            .uri(format!("{}{path}", self.base));
+            .uri(path)
+            .header("host", self.endpoint.authority());
         if let Some(auth) = &self.authorization {
             request = request.header("authorization", auth.as_str());
         }
@@ -89,7 +86,13 @@ impl Relay {
         let request = request
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
             .map_err(network)?;
-        let response = self.http.request(request).await.map_err(network)?;
+        let stream = self.endpoint.connect().await?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(network)?;
+        // The connection is driven in the background and ends when `sender` is dropped.
+        tokio::spawn(connection);
+        let response = sender.send_request(request).await.map_err(network)?;
         let (parts, body) = response.into_parts();
         let bytes = body.collect().await.map_err(network)?.to_bytes();
         Ok((parts.status, parts.headers, bytes))
@@ -194,13 +197,15 @@ impl Relay {
 
     /// Opens this device's delivery WebSocket.
     pub(crate) async fn connect(&self) -> Result<DeliverySocket, RelayError> {
-        let url = format!("{}/v1/websocket", self.base.replacen("http", "ws", 1));
+        let scheme = if self.endpoint.is_tls() { "wss" } else { "ws" };
+        let url = format!("{scheme}://{}/v1/websocket", self.endpoint.authority());
         let mut request = url.into_client_request().map_err(network)?;
         if let Some(auth) = &self.authorization {
             let value = auth.as_str().parse().map_err(network)?;
             request.headers_mut().insert("authorization", value);
         }
-        let (socket, _) = tokio_tungstenite::connect_async(request)
+        let stream = self.endpoint.connect().await?;
+        let (socket, _) = tokio_tungstenite::client_async(request, stream)
             .await
             .map_err(network)?;
         Ok(socket)

@@ -10,7 +10,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use common::*;
 use rand::RngExt as _;
-use sotto_client::{ClientError, Event, Profile, ReceiveMode, StoreError, Unlock};
+use sotto_client::{
+    ClientError, Event, Profile, ReceiveMode, RelayError, Server, StoreError, Unlock,
+};
 
 #[tokio::test]
 async fn a_reregistered_user_changes_identity_and_a_verified_contact_is_blocked_until_accepted() {
@@ -170,6 +172,67 @@ async fn garbage_from_a_peer_is_dropped_without_harm() {
     assert_eq!(
         history_texts(&bob, "alice").await,
         ["before", "still here", "after"]
+    );
+}
+
+#[tokio::test]
+async fn chat_over_tls_trusts_only_the_pinned_certificate_authority() {
+    let tmp = tempfile::tempdir().unwrap();
+    let relay_dir = tmp.path().join("relay");
+    std::fs::create_dir_all(&relay_dir).unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert, key) = (tmp.path().join("cert.pem"), tmp.path().join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    let (cert, key) = (cert.display().to_string(), key.display().to_string());
+    let tls_args = ["--tls-cert", cert.as_str(), "--tls-key", key.as_str()];
+    let relay = Relay::start_with(&relay_dir, "127.0.0.1:0", &tls_args).await;
+    assert!(relay.url.starts_with("https://"), "{}", relay.url);
+    let url = format!(
+        "https://localhost:{}",
+        relay.addr().rsplit(':').next().unwrap()
+    );
+    let server = Server::new(url.clone()).with_ca_pem(certified.cert.pem());
+
+    let register_at = |dir: &str, name: &'static str, server: Server| {
+        let dir = tmp.path().join(dir);
+        async move {
+            Profile::open(&dir, &key_file(&dir))
+                .await
+                .unwrap()
+                .register(server, name, None)
+                .await
+        }
+    };
+    let alice = register_at("alice", "alice", server.clone()).await.unwrap();
+    let bob = register_at("bob", "bob", server.clone()).await.unwrap();
+    alice.send("bob", "over TLS").await.unwrap();
+    assert_eq!(
+        bob.receive(ReceiveMode::UntilEmpty).await.unwrap().stored,
+        1
+    );
+    // The pinned CA is part of the profile.
+    bob.close().await;
+    drop(bob);
+    let bob = reopen(&tmp.path().join("bob")).await;
+    bob.send("alice", "still over TLS").await.unwrap();
+    assert_eq!(
+        alice.receive(ReceiveMode::UntilEmpty).await.unwrap().stored,
+        1
+    );
+
+    // Without the pin (system roots) or with another CA, the relay is refused.
+    let unpinned = register_at("carol", "carol", Server::new(url.clone())).await;
+    assert!(
+        matches!(unpinned, Err(ClientError::Relay(RelayError::Tls(_)))),
+        "{unpinned:?}"
+    );
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let wrong_ca = Server::new(url).with_ca_pem(other.cert.pem());
+    let wrong = register_at("dave", "dave", wrong_ca).await;
+    assert!(
+        matches!(wrong, Err(ClientError::Relay(RelayError::Tls(_)))),
+        "{wrong:?}"
     );
 }
 

@@ -17,6 +17,8 @@ const ROW: &str = "1";
 pub struct AccountRecord {
     /// The relay's base URL.
     pub server_url: String,
+    /// The relay's CA certificate(s) in PEM, pinned at registration (none: the system roots).
+    pub server_ca: Option<Vec<u8>>,
     /// The account's username.
     pub username: String,
     /// The relay's account id.
@@ -52,6 +54,7 @@ impl AccountRecord {
             .u32(self.registration_id)
             .bytes(&self.auth_secret[..])
             .bytes(&self.identity.to_secret_bytes()[..])
+            .bytes(self.server_ca.as_deref().unwrap_or_default())
             .finish()
     }
 
@@ -64,8 +67,10 @@ impl AccountRecord {
         let registration_id = r.u32()?;
         let auth_secret = Zeroizing::new(r.array::<32>()?);
         let identity_secret = Zeroizing::new(r.array::<IDENTITY_SECRET_LEN>()?);
+        let server_ca = Some(r.bytes()?.to_vec()).filter(|ca| !ca.is_empty());
         Ok(Self {
             server_url,
+            server_ca,
             username,
             account_id,
             device_id,

@@ -64,7 +64,8 @@ impl Relay {
         Self::start_with(data_dir, "127.0.0.1:0", &["--config", &file]).await
     }
 
-    async fn start_with(data_dir: &Path, listen: &str, extra: &[&str]) -> Self {
+    /// Starts a relay with extra `sotto serve` arguments.
+    pub async fn start_with(data_dir: &Path, listen: &str, extra: &[&str]) -> Self {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -107,7 +108,8 @@ impl Relay {
 
     /// `host:port` of the relay.
     pub fn addr(&self) -> String {
-        self.url.trim_start_matches("http://").to_owned()
+        let url = self.url.trim_start_matches("https://");
+        url.trim_start_matches("http://").to_owned()
     }
 
     /// Kills the relay (SIGKILL: a crash, not a clean stop).
