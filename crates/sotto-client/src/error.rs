@@ -7,6 +7,9 @@ use sotto_core::{DecryptError, EncryptError, KeyError, RecordError};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
+    /// Another process (or another open store) is using this profile.
+    #[error("the profile is in use by another process")]
+    InUse,
     /// The passphrase does not unlock this profile.
     #[error("wrong passphrase for this profile")]
     WrongPassphrase,

@@ -237,6 +237,17 @@ async fn chat_over_tls_trusts_only_the_pinned_certificate_authority() {
 }
 
 #[tokio::test]
+async fn a_profile_is_used_by_one_process_at_a_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("profile");
+    let first = Profile::open(&dir, &key_file(&dir)).await.unwrap();
+    let second = Profile::open(&dir, &key_file(&dir)).await;
+    assert!(matches!(second, Err(StoreError::InUse)), "{second:?}");
+    drop(first);
+    Profile::open(&dir, &key_file(&dir)).await.unwrap();
+}
+
+#[tokio::test]
 async fn a_wrong_passphrase_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("profile");

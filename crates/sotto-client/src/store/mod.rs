@@ -15,6 +15,7 @@ pub mod unlock;
 
 use std::path::Path;
 use std::str::FromStr as _;
+use std::sync::Arc;
 
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -33,11 +34,17 @@ use crate::error::StoreError;
 /// The database file inside a profile directory.
 pub const DATABASE_FILE: &str = "profile.db";
 
+/// The lock file that keeps a profile to one process at a time.
+pub const LOCK_FILE: &str = "profile.lock";
+
 /// An open, unlocked profile store.
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
     key: DataKey,
+    /// Held while any clone of the store lives: two processes working on the same sessions
+    /// could each advance a ratchet from the same state.
+    _lock: Arc<std::fs::File>,
 }
 
 impl std::fmt::Debug for Store {
@@ -50,10 +57,12 @@ impl Store {
     /// Opens (or creates) the store in `dir` and unlocks it.
     ///
     /// # Errors
-    /// [`StoreError::WrongPassphrase`], [`StoreError::WrongKeyFile`],
+    /// [`StoreError::InUse`] while another process (or another open store in this one) has
+    /// the profile, [`StoreError::WrongPassphrase`], [`StoreError::WrongKeyFile`],
     /// [`StoreError::KeyFileTooOpen`], or a database or migration failure.
     pub async fn open(dir: &Path, unlock: &Unlock) -> Result<Self, StoreError> {
         create_private_dir(dir)?;
+        let lock = lock_profile(dir)?;
         let url = format!("sqlite://{}", dir.join(DATABASE_FILE).display());
         let options = SqliteConnectOptions::from_str(&url)?
             .create_if_missing(true)
@@ -69,7 +78,11 @@ impl Store {
         let mut conn = pool.acquire().await?;
         let key = unlock::data_key(&mut conn, unlock).await?;
         drop(conn);
-        Ok(Self { pool, key })
+        Ok(Self {
+            pool,
+            key,
+            _lock: Arc::new(lock),
+        })
     }
 
     /// Starts a transaction.
@@ -80,6 +93,20 @@ impl Store {
     /// Closes the database cleanly (checkpointing the WAL).
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// Takes the profile's exclusive lock, without waiting.
+fn lock_profile(dir: &Path) -> Result<std::fs::File, StoreError> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(LOCK_FILE))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::InUse),
+        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
     }
 }
 
