@@ -38,6 +38,9 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
+    /// A stored value was written in a format this build does not know (a newer release?).
+    #[error("the profile holds a value in format version {0}, which this build cannot read")]
+    UnknownVersion(u8),
     /// A stored value is damaged or was written by something else.
     #[error("corrupt profile store: {0}")]
     Corrupt(&'static str),

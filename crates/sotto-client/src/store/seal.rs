@@ -10,6 +10,9 @@ use crate::error::StoreError;
 
 const NONCE_LEN: usize = 12;
 
+/// The sealed-value format version, the first byte of every sealed column.
+pub const SEALED_VERSION: u8 = 1;
+
 /// The random 32-byte key that encrypts the profile's sensitive columns.
 #[derive(Clone)]
 pub struct DataKey(Zeroizing<[u8; 32]>);
@@ -41,20 +44,26 @@ impl DataKey {
         &self.0
     }
 
-    /// Encrypts `plaintext` for the row `table`/`row`: `nonce || ciphertext || tag`.
+    /// Encrypts `plaintext` for the row `table`/`row`: `version || nonce || ciphertext || tag`.
     pub fn seal(&self, table: &str, row: &str, plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
         seal_with(&self.0, &associated_data(table, row), plaintext)
     }
 
     /// Decrypts what [`seal`](Self::seal) made for the same row.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownVersion`] for a format this build does not know, and
+    /// [`StoreError::Corrupt`] for a value that does not authenticate.
     pub fn open(
         &self,
         table: &str,
         row: &str,
         sealed: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
-        open_with(&self.0, &associated_data(table, row), sealed)
-            .map_err(|_| StoreError::Corrupt("a sealed column does not decrypt"))
+        open_with(&self.0, &associated_data(table, row), sealed).map_err(|e| match e {
+            OpenError::UnknownVersion(v) => StoreError::UnknownVersion(v),
+            OpenError::NotAuthentic => StoreError::Corrupt("a sealed column does not decrypt"),
+        })
     }
 }
 
@@ -84,7 +93,9 @@ pub(crate) fn seal_with(
             },
         )
         .map_err(|_| StoreError::Corrupt("value too long to seal"))?;
-    let mut out = nonce.to_vec();
+    let mut out = Vec::with_capacity(1 + NONCE_LEN + body.len());
+    out.push(SEALED_VERSION);
+    out.extend_from_slice(&nonce);
     out.extend_from_slice(&body);
     Ok(out)
 }
@@ -94,17 +105,28 @@ pub(crate) fn open_with(
     key: &[u8; 32],
     aad: &[u8],
     sealed: &[u8],
-) -> Result<Zeroizing<Vec<u8>>, ()> {
-    if sealed.len() < NONCE_LEN {
-        return Err(());
+) -> Result<Zeroizing<Vec<u8>>, OpenError> {
+    let (&version, rest) = sealed.split_first().ok_or(OpenError::NotAuthentic)?;
+    if version != SEALED_VERSION {
+        return Err(OpenError::UnknownVersion(version));
     }
-    let (nonce, body) = sealed.split_at(NONCE_LEN);
-    let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| ())?;
+    let (nonce, body) = rest
+        .split_first_chunk::<NONCE_LEN>()
+        .ok_or(OpenError::NotAuthentic)?;
     let cipher = Aes256Gcm::new(key.into());
     cipher
-        .decrypt(&Nonce::from(nonce), Payload { msg: body, aad })
+        .decrypt(&Nonce::from(*nonce), Payload { msg: body, aad })
         .map(Zeroizing::new)
-        .map_err(|_| ())
+        .map_err(|_| OpenError::NotAuthentic)
+}
+
+/// Why a sealed value did not open.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum OpenError {
+    /// Written in a format this build does not know.
+    UnknownVersion(u8),
+    /// Wrong key, wrong row, or damaged.
+    NotAuthentic,
 }
 
 #[cfg(test)]

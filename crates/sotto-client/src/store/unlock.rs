@@ -10,7 +10,7 @@ use rand::RngExt as _;
 use sqlx::SqliteConnection;
 use zeroize::Zeroizing;
 
-use super::seal::{DataKey, open_with, seal_with};
+use super::seal::{DataKey, OpenError, open_with, seal_with};
 use crate::error::StoreError;
 
 const WRAP_AD: &[u8] = b"sotto-client/v1/store_key";
@@ -106,7 +106,10 @@ fn to_u32(value: Option<i64>) -> Result<u32, StoreError> {
 }
 
 fn unwrap_key(kek: &[u8; 32], wrapped: &[u8], wrong: StoreError) -> Result<DataKey, StoreError> {
-    let raw = open_with(kek, WRAP_AD, wrapped).map_err(|()| wrong)?;
+    let raw = open_with(kek, WRAP_AD, wrapped).map_err(|e| match e {
+        OpenError::UnknownVersion(v) => StoreError::UnknownVersion(v),
+        OpenError::NotAuthentic => wrong,
+    })?;
     DataKey::from_bytes(&raw)
 }
 
