@@ -1,0 +1,40 @@
+//! Sotto's client SDK: everything a front end (CLI, TUI, daemon, bot) needs to chat.
+//!
+//! ```text
+//!  Profile::open(dir, Unlock) ──► Profile ──register()/client()──► Client
+//!                                                                   │
+//!   send(user, text) ─► sotto-core encrypt per device ─► outbox (one transaction) ─► relay PUT
+//!   receive(mode)    ◄─ relay WebSocket ◄─ decrypt ─► one transaction (session, prekeys,
+//!                                                     contact, message) ─► ack
+//!   subscribe()      ─► Event::{Message, IdentityChanged, Delivery, Undecryptable}
+//! ```
+//!
+//! The profile's SQLite store holds identity, prekeys, sessions, contacts and history; its
+//! sensitive columns are sealed with AES-256-GCM under a data key unlocked by a passphrase
+//! (Argon2id) or a 0600 key file. See `docs/client.md`.
+
+mod bundles;
+mod client;
+pub mod content;
+pub mod error;
+pub mod events;
+mod pre_keys;
+mod profile;
+mod receive;
+mod relay;
+mod send;
+pub mod store;
+mod transport;
+mod trust;
+
+pub use client::Client;
+pub use content::{MAX_TEXT_BYTES, canonical_username};
+pub use error::{ClientError, RelayError, StoreError};
+pub use events::{DeliveryState, Event};
+pub use pre_keys::{
+    ONE_TIME_BATCH, REPLENISH_BELOW, SIGNED_PRE_KEY_LIFETIME_MS, SIGNED_PRE_KEYS_KEPT,
+};
+pub use profile::{KEY_FILE, Profile, Server, default_profile_dir};
+pub use receive::{Processed, ReceiveMode, ReceiveSummary};
+pub use store::unlock::Unlock;
+pub use store::{AccountRecord, Contact, Direction, StoredMessage};

@@ -1,0 +1,404 @@
+//! Receiving: the delivery WebSocket, and for each envelope decrypt, then ONE transaction
+//! (session record, prekey use, contact, history row), and only then the ack.
+//!
+//! A redelivered envelope (its id is already in the history) is acked without decrypting; a
+//! crash before the commit leaves the session as it was, so the redelivery decrypts again.
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use sotto_core::message::MessageKind;
+use sotto_core::{Decrypted, IdentityKey, InMemoryPreKeyStore, SessionRecord};
+use sotto_proto::api::{ClientFrame, DeliveredEnvelope, ServerFrame};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::client::{Client, address};
+use crate::content::{Content, canonical_username};
+use crate::error::{ClientError, RelayError, StoreError};
+use crate::events::{DeliveryState, Event};
+use crate::relay::DeliverySocket;
+use crate::store::{Direction, NewMessage};
+use crate::trust::observe;
+
+/// How long [`Client::receive`] keeps going.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReceiveMode {
+    /// Until the relay says the queue (as it was when we connected) is empty.
+    UntilEmpty,
+    /// Until the connection closes.
+    Follow,
+}
+
+/// Who sent an envelope, as far as we trust it.
+struct Sender {
+    account_id: String,
+    device_id: u32,
+}
+
+impl Client {
+    /// Connects to the relay and processes envelopes as [`ReceiveMode`] says, acking each one
+    /// after it is stored. Also keeps the prekeys topped up.
+    ///
+    /// # Errors
+    /// The relay or the store failed. Envelopes processed so far are stored and acked.
+    pub async fn receive(&self, mode: ReceiveMode) -> Result<ReceiveSummary, ClientError> {
+        if let Err(error) = self.maintain_pre_keys().await {
+            tracing::warn!(%error, "prekey maintenance failed");
+        }
+        let mut socket = self.relay.connect().await?;
+        let mut summary = ReceiveSummary::default();
+        let mut used_pre_keys = false;
+        while let Some(frame) = socket.next().await {
+            let frame = frame.map_err(|e| RelayError::Network(e.to_string()))?;
+            let text = match frame {
+                Message::Text(text) => text,
+                Message::Close(_) => break,
+                _ => continue,
+            };
+            let frame: ServerFrame =
+                serde_json::from_str(&text).map_err(|e| RelayError::Malformed(e.to_string()))?;
+            match frame {
+                ServerFrame::Envelope(envelope) => {
+                    let outcome = self.process_envelope(&envelope).await?;
+                    summary.envelopes += 1;
+                    summary.stored += usize::from(outcome.stored);
+                    used_pre_keys |= outcome.used_pre_key;
+                    ack(&mut socket, envelope.id).await?;
+                }
+                ServerFrame::QueueEmpty => {
+                    if mode == ReceiveMode::UntilEmpty {
+                        break;
+                    }
+                }
+            }
+        }
+        close(&mut socket).await;
+        if used_pre_keys && let Err(error) = self.maintain_pre_keys().await {
+            tracing::warn!(%error, "prekey maintenance failed");
+        }
+        Ok(summary)
+    }
+
+    /// Processes one delivered envelope: decrypts it and stores the result (session, prekey
+    /// use, contact, message) in one transaction. The caller acks it afterwards. Calling it
+    /// twice with the same envelope stores the message once.
+    ///
+    /// # Errors
+    /// A store failure or a relay failure while checking the sender's username (do not ack:
+    /// nothing was saved). An undecryptable envelope is not an error: it is reported as an
+    /// [`Event::Undecryptable`] and may be acked.
+    pub async fn process_envelope(
+        &self,
+        envelope: &DeliveredEnvelope,
+    ) -> Result<Processed, ClientError> {
+        let (Some(account_id), Some(device_id)) =
+            (envelope.sender_account.clone(), envelope.sender_device)
+        else {
+            self.undecryptable(envelope, "no sender".to_owned());
+            return Ok(Processed::default());
+        };
+        let sender = Sender {
+            account_id,
+            device_id,
+        };
+        let _guard = self.sessions.lock().await;
+        if self.already_stored(&sender, &envelope.message_id).await? {
+            return Ok(Processed::default());
+        }
+        let mut record = {
+            let mut tx = self.store.begin().await?;
+            let found = self
+                .store
+                .session(&mut tx, &sender.account_id, sender.device_id)
+                .await?;
+            found.unwrap_or_default()
+        };
+        let decrypted = match self
+            .decrypt(&sender, &mut record, &envelope.content.0)
+            .await
+        {
+            Ok(decrypted) => decrypted,
+            Err(ClientError::Decrypt(error)) => {
+                self.undecryptable(envelope, error.to_string());
+                return Ok(Processed::default());
+            }
+            Err(error) => return Err(error),
+        };
+        self.store_decrypted(&sender, envelope, &record, decrypted)
+            .await
+    }
+
+    async fn already_stored(&self, sender: &Sender, message_id: &str) -> Result<bool, ClientError> {
+        let mut tx = self.store.begin().await?;
+        let direction = if sender.account_id == self.account.account_id {
+            Direction::Outgoing
+        } else {
+            Direction::Incoming
+        };
+        let found = if direction == Direction::Outgoing {
+            self.store
+                .has_message_id(&mut tx, direction, message_id)
+                .await?
+        } else {
+            self.store
+                .has_message(&mut tx, &sender.account_id, direction, message_id)
+                .await?
+        };
+        Ok(found)
+    }
+
+    async fn decrypt(
+        &self,
+        sender: &Sender,
+        record: &mut SessionRecord,
+        ciphertext: &[u8],
+    ) -> Result<Decrypted, ClientError> {
+        let pre_keys = if MessageKind::of(ciphertext)? == MessageKind::PreKey {
+            let mut tx = self.store.begin().await?;
+            self.store.pre_key_store(&mut tx).await?
+        } else {
+            InMemoryPreKeyStore::default()
+        };
+        let local = self.address()?;
+        let remote = address(&sender.account_id, sender.device_id)?;
+        Ok(record.decrypt(self.parties(&local, &remote), ciphertext, &pre_keys)?)
+    }
+
+    /// The one transaction of a receive, then the events.
+    async fn store_decrypted(
+        &self,
+        sender: &Sender,
+        envelope: &DeliveredEnvelope,
+        record: &SessionRecord,
+        decrypted: Decrypted,
+    ) -> Result<Processed, ClientError> {
+        // The relay de-duplicates by the envelope's message id: so do we.
+        let content = Content::decode(&decrypted.plaintext).ok().map(|mut c| {
+            c.id.clone_from(&envelope.message_id);
+            c
+        });
+        let username = match &content {
+            Some(content) => self.verified_username(sender, content).await?,
+            None => None,
+        };
+        let mut tx = self.store.begin().await?;
+        self.store
+            .save_session(&mut tx, &sender.account_id, sender.device_id, record)
+            .await?;
+        if let Some(used) = &decrypted.pre_key_use {
+            self.store.apply_pre_key_use(&mut tx, used).await?;
+        }
+        let mut events = Vec::new();
+        let stored = match (&content, &username) {
+            (Some(content), Some(username)) => {
+                let readable = Readable {
+                    sender,
+                    username,
+                    content,
+                    identity: &decrypted.remote_identity,
+                };
+                self.record_message(&mut tx, envelope, &readable, &mut events)
+                    .await?
+            }
+            _ => {
+                events.push(undecryptable_event(
+                    envelope,
+                    "unreadable content or unknown sender",
+                ));
+                false
+            }
+        };
+        tx.commit().await.map_err(StoreError::from)?;
+        events.into_iter().for_each(|e| self.emit(e));
+        Ok(Processed {
+            stored,
+            used_pre_key: decrypted.pre_key_use.is_some(),
+        })
+    }
+
+    /// Adds a decrypted message to the history (in the receive's transaction); `true` when new.
+    async fn record_message(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        envelope: &DeliveredEnvelope,
+        readable: &Readable<'_>,
+        events: &mut Vec<Event>,
+    ) -> Result<bool, ClientError> {
+        let sender = readable.sender;
+        let own = sender.account_id == self.account.account_id;
+        if own && readable.identity != self.account.identity.public() {
+            // Our own account's key cannot change under us: drop it, keep the ratchet state.
+            events.push(undecryptable_event(envelope, "own identity mismatch"));
+            return Ok(false);
+        }
+        let (row, event) = if own {
+            self.sync_row(&mut *tx, sender, readable.content).await?
+        } else {
+            let username = readable.username;
+            let seen = observe(
+                &self.store,
+                &mut *tx,
+                username,
+                &sender.account_id,
+                readable.identity,
+            )
+            .await?;
+            if seen.changed {
+                events.push(Event::IdentityChanged {
+                    username: username.to_owned(),
+                    was_verified: seen.was_verified,
+                });
+            }
+            incoming_row(sender, username, readable.content)
+        };
+        let stored = self.store.insert_message(tx, &row).await?;
+        if stored {
+            events.push(event);
+        }
+        Ok(stored)
+    }
+
+    /// The sender's username, if the relay confirms that it belongs to the sending account.
+    async fn verified_username(
+        &self,
+        sender: &Sender,
+        content: &Content,
+    ) -> Result<Option<String>, ClientError> {
+        if sender.account_id == self.account.account_id {
+            return Ok(Some(self.account.username.clone()));
+        }
+        // The name comes from the peer: checked before it goes into a URL.
+        let Ok(claimed) = canonical_username(&content.sender) else {
+            return Ok(None);
+        };
+        {
+            let mut tx = self.store.begin().await?;
+            let known = self.store.contact(&mut tx, &sender.account_id).await?;
+            if known.is_some_and(|c| c.username == claimed) {
+                return Ok(Some(claimed));
+            }
+        }
+        let info = self.relay.account(&claimed).await?;
+        Ok(info
+            .filter(|i| i.account_id == sender.account_id)
+            .map(|_| claimed))
+    }
+
+    /// A copy of a message another of our devices sent.
+    async fn sync_row(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        sender: &Sender,
+        content: &Content,
+    ) -> Result<(NewMessage, Event), ClientError> {
+        let peer = content
+            .sent_to
+            .clone()
+            .ok_or(ClientError::Content("sync copy without recipient"))?;
+        let peer_name = self
+            .store
+            .contact(tx, &peer)
+            .await?
+            .map_or_else(|| peer.clone(), |c| c.username);
+        let row = NewMessage {
+            peer_account: peer,
+            direction: Direction::Outgoing,
+            message_id: content.id.clone(),
+            state: DeliveryState::Sent,
+            text: content.text.clone(),
+            sent_at: content.sent_at,
+            device_id: sender.device_id,
+        };
+        let event = message_event(&row, &peer_name);
+        Ok((row, event))
+    }
+
+    fn undecryptable(&self, envelope: &DeliveredEnvelope, reason: String) {
+        tracing::warn!(envelope = envelope.id, %reason, "dropping an undecryptable envelope");
+        self.emit(Event::Undecryptable {
+            sender_account: envelope.sender_account.clone(),
+            reason,
+        });
+    }
+}
+
+/// A decrypted, parsed message and who sent it.
+struct Readable<'a> {
+    sender: &'a Sender,
+    username: &'a str,
+    content: &'a Content,
+    identity: &'a IdentityKey,
+}
+
+fn undecryptable_event(envelope: &DeliveredEnvelope, reason: &str) -> Event {
+    Event::Undecryptable {
+        sender_account: envelope.sender_account.clone(),
+        reason: reason.to_owned(),
+    }
+}
+
+/// What one [`Client::receive`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReceiveSummary {
+    /// Envelopes the relay delivered (and that were acked).
+    pub envelopes: usize,
+    /// New messages stored (redeliveries and undecryptable envelopes are not counted).
+    pub stored: usize,
+}
+
+/// What processing one envelope did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Processed {
+    /// A new message was added to the history (false for a redelivery).
+    pub stored: bool,
+    /// The envelope started a session and used prekeys.
+    pub used_pre_key: bool,
+}
+
+fn incoming_row(sender: &Sender, username: &str, content: &Content) -> (NewMessage, Event) {
+    let row = NewMessage {
+        peer_account: sender.account_id.clone(),
+        direction: Direction::Incoming,
+        message_id: content.id.clone(),
+        state: DeliveryState::Sent,
+        text: content.text.clone(),
+        sent_at: content.sent_at,
+        device_id: sender.device_id,
+    };
+    let event = message_event(&row, username);
+    (row, event)
+}
+
+fn message_event(row: &NewMessage, peer: &str) -> Event {
+    Event::Message {
+        peer: peer.to_owned(),
+        direction: row.direction,
+        device_id: row.device_id,
+        message_id: row.message_id.clone(),
+        text: row.text.clone(),
+        sent_at: row.sent_at,
+    }
+}
+
+/// Closes the socket and waits (briefly) for the relay's close, so our acks reach it first.
+async fn close(socket: &mut DeliverySocket) {
+    if socket.close(None).await.is_err() {
+        return;
+    }
+    let drain = async { while let Some(Ok(_)) = socket.next().await {} };
+    let _ = tokio::time::timeout(CLOSE_WAIT, drain).await;
+}
+
+/// How long a closing receive waits for the relay to answer its close.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+async fn ack(socket: &mut DeliverySocket, id: i64) -> Result<(), ClientError> {
+    let frame = serde_json::to_string(&ClientFrame::Ack { id })
+        .map_err(|e| RelayError::Malformed(e.to_string()))?;
+    socket
+        .send(Message::Text(frame.into()))
+        .await
+        .map_err(|e| RelayError::Network(e.to_string()))?;
+    Ok(())
+}

@@ -1,0 +1,394 @@
+//! Sending: one ciphertext per device of the recipient and per other device of our own
+//! account, saved in the outbox with the sessions that made them before anything goes out.
+//!
+//! ```text
+//! resolve user ─► trust check ─► sessions (+ bundles) ─► encrypt ─► ONE transaction:
+//!   sessions, outbox entry, history row ─► PUT (same message id on every retry) ─► 200: delete
+//!   the outbox entry, mark sent │ 409: archive sessions of extra devices, start sessions with
+//!   missing ones, re-save, retry
+//! ```
+
+use std::collections::HashMap;
+
+use rand::RngExt as _;
+use sotto_core::bundle::VerifiedPreKeyBundle;
+use sotto_core::{IdentityKey, SessionRecord};
+use sotto_proto::api::{Base64Bytes, OutgoingEnvelope, SendRequest};
+
+use crate::bundles::verify_device_bundle;
+use crate::client::{Client, address};
+use crate::content::{CONTENT_VERSION, Content, MAX_TEXT_BYTES, canonical_username};
+use crate::error::{ClientError, StoreError};
+use crate::events::{DeliveryState, Event};
+use crate::relay::SendOutcome;
+use crate::store::{Direction, NewMessage, OutboxEntry, now_ms};
+use crate::trust::{ensure_trusted, observe};
+
+/// Attempts at one send before the device list is declared unstable.
+const MAX_DEVICE_FIXES: usize = 3;
+
+/// A new random message id: 32 hex digits (the relay wants 16–64 of `A-Za-z0-9-_`).
+fn new_message_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill(&mut bytes[..]);
+    hex::encode(bytes)
+}
+
+/// Where an encrypted copy goes.
+struct Recipient<'a> {
+    username: &'a str,
+    account_id: &'a str,
+    identity: &'a IdentityKey,
+}
+
+impl Client {
+    /// Sends `text` to `username` (every device) and to our own other devices. Returns the
+    /// message id once the relay has stored the message.
+    ///
+    /// # Errors
+    /// [`ClientError::InvalidUsername`], [`ClientError::TextTooLong`] (nothing is stored),
+    /// [`ClientError::UnknownUser`], [`ClientError::UntrustedIdentity`] for a verified contact
+    /// whose identity changed, relay or store failures. After a failure past encryption, the
+    /// message stays in the outbox and [`flush_outbox`](Self::flush_outbox) retries it with
+    /// the same id (the relay stores it once).
+    pub async fn send(&self, username: &str, text: &str) -> Result<String, ClientError> {
+        let username = canonical_username(username)?;
+        if text.len() > MAX_TEXT_BYTES {
+            return Err(ClientError::TextTooLong(text.len()));
+        }
+        let info = self
+            .relay
+            .account(&username)
+            .await?
+            .ok_or_else(|| ClientError::UnknownUser(username.clone()))?;
+        let identity = IdentityKey::from_wire(&info.identity_key.0)?;
+        let content = Content {
+            version: CONTENT_VERSION,
+            id: new_message_id(),
+            sent_at: now_ms(),
+            text: text.to_owned(),
+            sender: self.account.username.clone(),
+            sent_to: None,
+        };
+        let recipient = Recipient {
+            username: &username,
+            account_id: &info.account_id,
+            identity: &identity,
+        };
+        let devices: Vec<u32> = info.devices.iter().map(|d| d.device_id).collect();
+        let entries = {
+            let _guard = self.sessions.lock().await;
+            self.check_trust(&recipient).await?;
+            let mut entries = vec![self.encrypt_entry(&recipient, &devices, &content).await?];
+            if let Some(entry) = self.encrypt_sync_copy(&info.account_id, &content).await? {
+                entries.push(entry);
+            }
+            entries
+        };
+        for entry in entries {
+            self.deliver(entry).await?;
+        }
+        Ok(content.id)
+    }
+
+    async fn check_trust(&self, recipient: &Recipient<'_>) -> Result<(), ClientError> {
+        let mut tx = self.store.begin().await?;
+        let seen = observe(
+            &self.store,
+            &mut tx,
+            recipient.username,
+            recipient.account_id,
+            recipient.identity,
+        )
+        .await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        if seen.changed {
+            self.emit(Event::IdentityChanged {
+                username: recipient.username.to_owned(),
+                was_verified: seen.was_verified,
+            });
+        }
+        ensure_trusted(&seen.contact)
+    }
+
+    /// The copy for our own other devices, if we have any.
+    async fn encrypt_sync_copy(
+        &self,
+        peer_account: &str,
+        content: &Content,
+    ) -> Result<Option<OutboxEntry>, ClientError> {
+        let own = &self.account;
+        let Some(info) = self.relay.account(&own.username).await? else {
+            return Ok(None);
+        };
+        let devices: Vec<u32> = info
+            .devices
+            .iter()
+            .map(|d| d.device_id)
+            .filter(|&d| d != own.device_id)
+            .collect();
+        if devices.is_empty() {
+            return Ok(None);
+        }
+        let copy = Content {
+            sent_to: Some(peer_account.to_owned()),
+            ..content.clone()
+        };
+        let recipient = Recipient {
+            username: &own.username,
+            account_id: &own.account_id,
+            identity: own.identity.public(),
+        };
+        Ok(Some(self.encrypt_entry(&recipient, &devices, &copy).await?))
+    }
+
+    /// Encrypts `content` for `devices` and saves sessions, outbox entry and (for the peer's
+    /// copy) the history row in one transaction.
+    async fn encrypt_entry(
+        &self,
+        to: &Recipient<'_>,
+        devices: &[u32],
+        content: &Content,
+    ) -> Result<OutboxEntry, ClientError> {
+        let mut records = {
+            let mut tx = self.store.begin().await?;
+            let all = self.store.sessions_of(&mut tx, to.account_id).await?;
+            all.into_iter().collect::<HashMap<_, _>>()
+        };
+        let stale: Vec<u32> = devices
+            .iter()
+            .copied()
+            .filter(|d| {
+                records
+                    .get(d)
+                    .is_none_or(|r| r.remote_identity() != Some(to.identity))
+            })
+            .collect();
+        let bundles = self.fetch_bundles(to, &stale).await?;
+        let plaintext = content.encode()?;
+        let envelopes = self.encrypt_for(to, devices, &mut records, &bundles, &plaintext)?;
+        let entry = OutboxEntry {
+            message_id: content.id.clone(),
+            recipient_account: to.account_id.to_owned(),
+            content: plaintext,
+            envelopes,
+        };
+        let mut tx = self.store.begin().await?;
+        for device in devices {
+            if let Some(record) = records.get(device) {
+                self.store
+                    .save_session(&mut tx, to.account_id, *device, record)
+                    .await?;
+            }
+        }
+        self.store.save_outbox(&mut tx, &entry).await?;
+        if content.sent_to.is_none() {
+            let row = outgoing_row(to.account_id, self.account.device_id, content);
+            self.store.insert_message(&mut tx, &row).await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(entry)
+    }
+
+    /// Fetches and verifies bundles; each must carry the identity we checked.
+    async fn fetch_bundles(
+        &self,
+        to: &Recipient<'_>,
+        devices: &[u32],
+    ) -> Result<HashMap<u32, VerifiedPreKeyBundle>, ClientError> {
+        let mut bundles = HashMap::new();
+        for &device in devices {
+            let answer = self.relay.bundles(to.account_id, Some(device)).await?;
+            for bundle in &answer.devices {
+                let verified = verify_device_bundle(to.username, &answer.identity_key.0, bundle)?;
+                if verified.identity != *to.identity {
+                    return Err(ClientError::UntrustedIdentity {
+                        username: to.username.to_owned(),
+                    });
+                }
+                bundles.insert(bundle.device_id, verified);
+            }
+        }
+        Ok(bundles)
+    }
+
+    /// Starts sessions from `bundles` where given, then encrypts for every device.
+    fn encrypt_for(
+        &self,
+        to: &Recipient<'_>,
+        devices: &[u32],
+        records: &mut HashMap<u32, SessionRecord>,
+        bundles: &HashMap<u32, VerifiedPreKeyBundle>,
+        plaintext: &[u8],
+    ) -> Result<Vec<(u32, Vec<u8>)>, ClientError> {
+        let local = self.address()?;
+        let mut rng = rand::rng();
+        let mut envelopes = Vec::with_capacity(devices.len());
+        for &device in devices {
+            let remote = address(to.account_id, device)?;
+            let record = records.entry(device).or_default();
+            if let Some(bundle) = bundles.get(&device) {
+                record.initiate(self.parties(&local, &remote), bundle, &mut rng)?;
+            }
+            envelopes.push((device, record.encrypt(plaintext, &mut rng)?));
+        }
+        Ok(envelopes)
+    }
+
+    /// Resends every message still in the outbox (after a crash or a network failure), each
+    /// with its original id, so the relay stores each once.
+    ///
+    /// # Errors
+    /// The first relay or store failure; the remaining entries stay in the outbox.
+    pub async fn flush_outbox(&self) -> Result<usize, ClientError> {
+        let entries = {
+            let mut tx = self.store.begin().await?;
+            self.store.outbox(&mut tx).await?
+        };
+        let count = entries.len();
+        for entry in entries {
+            self.deliver(entry).await?;
+        }
+        Ok(count)
+    }
+
+    /// PUTs an outbox entry until the relay stores it, fixing the device list on 409.
+    async fn deliver(&self, mut entry: OutboxEntry) -> Result<(), ClientError> {
+        for _ in 0..MAX_DEVICE_FIXES {
+            let request = SendRequest {
+                envelopes: entry
+                    .envelopes
+                    .iter()
+                    .map(|(device_id, content)| OutgoingEnvelope {
+                        device_id: *device_id,
+                        content: Base64Bytes(content.clone()),
+                    })
+                    .collect(),
+            };
+            match self
+                .relay
+                .send(&entry.recipient_account, &entry.message_id, &request)
+                .await?
+            {
+                SendOutcome::Stored => return self.delivered(&entry).await,
+                SendOutcome::DeviceMismatch { missing, extra } => {
+                    entry = self.fix_devices(entry, &missing, &extra).await?;
+                }
+            }
+        }
+        Err(ClientError::DeviceListUnstable(entry.recipient_account))
+    }
+
+    async fn delivered(&self, entry: &OutboxEntry) -> Result<(), ClientError> {
+        let mut tx = self.store.begin().await?;
+        self.store
+            .delete_outbox(&mut tx, &entry.message_id, &entry.recipient_account)
+            .await?;
+        self.store
+            .mark_sent(&mut tx, &entry.recipient_account, &entry.message_id)
+            .await?;
+        let peer = if entry.recipient_account == self.account.account_id {
+            self.account.username.clone()
+        } else {
+            let contact = self
+                .store
+                .contact(&mut tx, &entry.recipient_account)
+                .await?;
+            contact.map_or_else(|| entry.recipient_account.clone(), |c| c.username)
+        };
+        tx.commit().await.map_err(StoreError::from)?;
+        self.emit(Event::Delivery {
+            peer,
+            message_id: entry.message_id.clone(),
+            state: DeliveryState::Sent,
+        });
+        Ok(())
+    }
+
+    /// Applies the relay's corrected device list to an outbox entry: sessions with removed
+    /// devices are archived, new devices get new sessions and their own ciphertext.
+    async fn fix_devices(
+        &self,
+        mut entry: OutboxEntry,
+        missing: &[u32],
+        extra: &[u32],
+    ) -> Result<OutboxEntry, ClientError> {
+        let _guard = self.sessions.lock().await;
+        let account_id = entry.recipient_account.clone();
+        let (username, identity) = self.recipient_identity(&account_id).await?;
+        let to = Recipient {
+            username: &username,
+            account_id: &account_id,
+            identity: &identity,
+        };
+        let mut records: HashMap<u32, SessionRecord> = {
+            let mut tx = self.store.begin().await?;
+            self.store
+                .sessions_of(&mut tx, &account_id)
+                .await?
+                .into_iter()
+                .collect()
+        };
+        entry
+            .envelopes
+            .retain(|(device, _)| !extra.contains(device));
+        for device in extra {
+            if let Some(record) = records.get_mut(device) {
+                record.archive_current_session();
+            }
+        }
+        let bundles = self.fetch_bundles(&to, missing).await?;
+        let added = self.encrypt_for(&to, missing, &mut records, &bundles, &entry.content)?;
+        entry.envelopes.extend(added);
+        let mut tx = self.store.begin().await?;
+        for device in missing.iter().chain(extra) {
+            if let Some(record) = records.get(device) {
+                self.store
+                    .save_session(&mut tx, &account_id, *device, record)
+                    .await?;
+            }
+        }
+        self.store.save_outbox(&mut tx, &entry).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(entry)
+    }
+
+    /// The username and trusted identity behind an account id we send to.
+    async fn recipient_identity(
+        &self,
+        account_id: &str,
+    ) -> Result<(String, IdentityKey), ClientError> {
+        if account_id == self.account.account_id {
+            return Ok((
+                self.account.username.clone(),
+                self.account.identity.public().clone(),
+            ));
+        }
+        let mut tx = self.store.begin().await?;
+        let contact = self
+            .store
+            .contact(&mut tx, account_id)
+            .await?
+            .ok_or_else(|| ClientError::UnknownUser(account_id.to_owned()))?;
+        // Queued messages were encrypted for the identity the user saw when writing them:
+        // never re-encrypt them to a changed one before the user accepts it.
+        if contact.identity_changed {
+            return Err(ClientError::UntrustedIdentity {
+                username: contact.username,
+            });
+        }
+        Ok((contact.username, contact.identity))
+    }
+}
+
+fn outgoing_row(peer: &str, device_id: u32, content: &Content) -> NewMessage {
+    NewMessage {
+        peer_account: peer.to_owned(),
+        direction: Direction::Outgoing,
+        message_id: content.id.clone(),
+        state: DeliveryState::Pending,
+        text: content.text.clone(),
+        sent_at: content.sent_at,
+        device_id,
+    }
+}
