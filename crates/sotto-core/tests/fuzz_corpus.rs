@@ -61,6 +61,7 @@ corpus_tests!(
     decrypt_ratchet,
     decrypt_prekey,
     two_party,
+    api_json,
 );
 
 /// The hand-made seeds are valid inputs, so they pass the harness (and they reach deep: the
@@ -85,6 +86,7 @@ fn seeds_pass_and_every_target_has_some() {
             "safety_number_scan" => harness::safety_number_scan,
             "decrypt_ratchet" => harness::decrypt_ratchet,
             "decrypt_prekey" => harness::decrypt_prekey,
+            "api_json" => harness::api_json,
             _ => harness::two_party,
         };
         check(data);
@@ -106,4 +108,20 @@ fn write_seeds() {
         fs::write(dir.join(format!("seed-{n}")), data).unwrap();
         *n += 1;
     }
+}
+
+/// The API seeds really decode (so the corpus starts from the typed paths, not only errors).
+#[test]
+fn api_json_seeds_decode() {
+    use sotto_proto::api;
+    let seeds: Vec<Vec<u8>> = harness::seeds()
+        .into_iter()
+        .filter(|(t, _)| *t == "api_json")
+        .map(|(_, d)| d)
+        .collect();
+    assert!(serde_json::from_slice::<api::ClientFrame>(&seeds[0]).is_ok());
+    assert!(serde_json::from_slice::<api::SendRequest>(&seeds[1]).is_ok());
+    assert!(serde_json::from_slice::<api::ErrorBody>(&seeds[2]).is_ok());
+    assert!(serde_json::from_slice::<api::ServerFrame>(&seeds[3]).is_ok());
+    assert!(serde_json::from_slice::<api::ServerFrame>(&seeds[4]).is_ok());
 }
