@@ -40,7 +40,7 @@ pub async fn run() -> anyhow::Result<()> {
     result
 }
 
-async fn start_relay(data_dir: &Path) -> anyhow::Result<(Child, String)> {
+pub(crate) async fn start_relay(data_dir: &Path) -> anyhow::Result<(Child, String)> {
     std::fs::create_dir_all(data_dir)?;
     let exe = std::env::current_exe().context("finding the sotto binary")?;
     let mut child = Command::new(exe)
@@ -73,7 +73,7 @@ async fn start_relay(data_dir: &Path) -> anyhow::Result<(Child, String)> {
     Ok((child, url))
 }
 
-async fn register(dir: &Path, url: &str, name: &str) -> anyhow::Result<Client> {
+pub(crate) async fn register(dir: &Path, url: &str, name: &str) -> anyhow::Result<Client> {
     std::fs::create_dir_all(dir)?;
     let unlock = Unlock::KeyFile(dir.join(sotto_client::KEY_FILE));
     let profile = Profile::open(dir, &unlock).await?;
