@@ -10,6 +10,7 @@ use sotto_cli as _;
 mod admin;
 mod bench;
 mod client;
+mod daemon;
 mod demo;
 mod exit;
 mod serve;
@@ -53,6 +54,8 @@ enum Command {
     History(client::messages::HistoryArgs),
     /// Show the safety number with a contact; mark it verified or accept a changed identity.
     Verify(client::verify::VerifyArgs),
+    /// Serve this profile over JSON-RPC 2.0 on a UNIX socket or TCP (for bots; docs/json-rpc.md).
+    Daemon(daemon::DaemonArgs),
     /// Start a relay and two profiles in a temporary directory, chat, and show what the relay
     /// stored (only ciphertext).
     Demo,
@@ -132,6 +135,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Contacts(args) => client::messages::contacts(&dir()?, args).await,
         Command::History(args) => client::messages::history(&dir()?, args).await,
         Command::Verify(args) => client::verify::run(&dir()?, args).await,
+        Command::Daemon(args) => daemon::run(&dir()?, args).await,
         Command::Demo => demo::run().await,
         Command::Completions { shell } => completions(shell),
     }

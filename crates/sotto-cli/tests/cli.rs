@@ -14,132 +14,14 @@
 //! | `every_command_has_help_and_completions_work` | `--help` of every command, `completions` |
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead as _, BufReader, Write as _};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
 
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::*;
 use serde_json::Value;
-
-const SOTTO: &str = env!("CARGO_BIN_EXE_sotto");
-
-/// A relay on a free loopback port, killed on drop.
-struct Relay {
-    url: String,
-    data_dir: PathBuf,
-    child: Child,
-}
-
-impl Relay {
-    fn start(data_dir: &Path) -> Self {
-        Self::start_on(data_dir, "127.0.0.1:0")
-    }
-
-    fn start_on(data_dir: &Path, listen: &str) -> Self {
-        std::fs::create_dir_all(data_dir).unwrap();
-        let mut child = Command::new(SOTTO)
-            .args([
-                "serve",
-                "--no-rate-limits",
-                "--log",
-                "warn",
-                "--listen",
-                listen,
-            ])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let url = loop {
-            let line = lines.next().expect("relay exited early").unwrap();
-            if let Some(url) = line.strip_prefix("listening on ") {
-                break url.trim().to_owned();
-            }
-        };
-        Self {
-            url,
-            data_dir: data_dir.to_owned(),
-            child,
-        }
-    }
-
-    /// Kills the relay and starts it again on the same address and data dir.
-    fn restart(mut self) -> Self {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        let addr = self.url.trim_start_matches("http://").to_owned();
-        Self::start_on(&self.data_dir.clone(), &addr)
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Runs `sotto --profile DIR ARGS` with `stdin` as its input.
-fn sotto_in(profile: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(SOTTO)
-        .arg("--profile")
-        .arg(profile)
-        .args(args)
-        .env_remove("SOTTO_PASSPHRASE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn sotto(profile: &Path, args: &[&str]) -> Output {
-    sotto_in(profile, args, "")
-}
-
-/// Runs a command that must succeed and returns its stdout.
-fn ok(profile: &Path, args: &[&str]) -> String {
-    let out = sotto(profile, args);
-    assert!(
-        out.status.success(),
-        "sotto {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn json_lines(text: &str) -> Vec<Value> {
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-/// The `message` lines of `receive --json`.
-fn receive(profile: &Path) -> Vec<Value> {
-    let lines = json_lines(&ok(profile, &["receive", "--json", "--timeout", "30"]));
-    lines
-        .into_iter()
-        .filter(|l| l["type"] == "message")
-        .collect()
-}
-
-fn texts(lines: &[Value]) -> Vec<&str> {
-    lines.iter().map(|l| l["text"].as_str().unwrap()).collect()
-}
-
-fn register(relay: &Relay, profile: &Path, name: &str) {
-    let url = relay.url.as_str();
-    ok(profile, &["account", "register", "--server", url, name]);
-}
 
 #[test]
 fn two_users_chat_both_ways() {
@@ -467,6 +349,8 @@ fn every_command_has_help_and_completions_work() {
         &["verify"],
         &["demo"],
         &["completions"],
+        &["daemon"],
+        &["bench", "chat"],
         &["serve"],
         &["admin"],
         &["bench"],
