@@ -1,6 +1,7 @@
 //! `sotto bench`: load tests of the relay with raw envelopes (no encryption, so the numbers
 //! are the relay's), and the raw SQLite floor to compare them with.
 
+mod chat;
 mod floor;
 mod idle;
 mod server;
@@ -24,6 +25,9 @@ enum BenchCommand {
     Idle(idle::IdleArgs),
     /// Raw SQLite insert+delete rate with the relay's schema and durability (the floor).
     Sqlite(floor::FloorArgs),
+    /// End to end with real encryption: `sotto send` to `receive --follow` latency, and
+    /// messages/s between two SDK clients through one relay.
+    Chat(chat::ChatArgs),
 }
 
 pub async fn run(args: BenchArgs) -> Result<()> {
@@ -31,6 +35,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         BenchCommand::Throughput(args) => throughput::run(args).await,
         BenchCommand::Idle(args) => idle::run(args).await,
         BenchCommand::Sqlite(args) => floor::run(args).await,
+        BenchCommand::Chat(args) => chat::run(args).await,
     }
 }
 

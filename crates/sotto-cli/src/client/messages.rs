@@ -1,0 +1,111 @@
+//! `sotto send`, `sotto contacts` and `sotto history`.
+
+use std::io::Read as _;
+use std::path::Path;
+
+use anyhow::Context as _;
+use clap::Args;
+use serde_json::json;
+
+use super::{output, profile, say};
+use crate::exit::UsageError;
+
+/// `sotto send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The recipient's username.
+    username: String,
+    /// The text; read from stdin when absent (a trailing newline is dropped).
+    text: Option<String>,
+    /// Print `{"id": …}` instead of the bare message id.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `sotto send`: encrypts for every device of the recipient and stores it on the relay.
+pub async fn send(dir: &Path, args: SendArgs) -> anyhow::Result<()> {
+    let text = match args.text {
+        Some(text) => text,
+        None => read_stdin()?,
+    };
+    if text.is_empty() {
+        return Err(UsageError("nothing to send: give TEXT or pipe it on stdin".into()).into());
+    }
+    let client = profile::open_client(dir).await?;
+    // Messages left in the outbox by an earlier failure go first, with their original ids.
+    if let Err(error) = client.flush_outbox().await {
+        tracing::warn!(%error, "earlier unsent messages are still queued");
+    }
+    let sent = client.send(&args.username, &text).await;
+    client.close().await;
+    let id = sent.with_context(|| format!("sending to {} failed", args.username))?;
+    if args.json {
+        say(json!({"id": id, "to": args.username}))
+    } else {
+        say(id)
+    }
+}
+
+fn read_stdin() -> anyhow::Result<String> {
+    let mut text = String::new();
+    std::io::stdin()
+        .take(sotto_client::MAX_TEXT_BYTES as u64 + 2)
+        .read_to_string(&mut text)
+        .context("reading the text from stdin (it must be UTF-8)")?;
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    Ok(text)
+}
+
+/// `sotto contacts`.
+#[derive(Debug, Args)]
+pub struct ContactsArgs {
+    /// One JSON object per line.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `sotto contacts`.
+pub async fn contacts(dir: &Path, args: ContactsArgs) -> anyhow::Result<()> {
+    let client = profile::open_client(dir).await?;
+    let contacts = client.contacts().await;
+    client.close().await;
+    for contact in contacts? {
+        if args.json {
+            say(output::contact_json(&contact))?;
+        } else {
+            say(output::contact_text(&contact))?;
+        }
+    }
+    Ok(())
+}
+
+/// `sotto history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The contact.
+    username: String,
+    /// One JSON object per line.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `sotto history`: the conversation with a contact, oldest first.
+pub async fn history(dir: &Path, args: HistoryArgs) -> anyhow::Result<()> {
+    let client = profile::open_client(dir).await?;
+    let me = client.account().username.clone();
+    let history = client.history(&args.username).await;
+    client.close().await;
+    for message in history? {
+        if args.json {
+            say(output::history_json(&message, &args.username, &me))?;
+        } else {
+            say(output::history_text(&message, &args.username, &me))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,181 @@
+//! How events and stored messages are shown: one line of text, or one JSON object per line.
+
+use serde_json::{Value, json};
+use sotto_client::{Contact, DeliveryState, Direction, Event, StoredMessage};
+
+/// A time in ms since the epoch as RFC 3339 (UTC).
+pub fn rfc3339(ms: i64) -> String {
+    let nanos = i128::from(ms) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| ms.to_string())
+}
+
+fn state_name(state: DeliveryState) -> &'static str {
+    match state {
+        DeliveryState::Pending => "pending",
+        DeliveryState::Sent => "sent",
+        _ => "unknown",
+    }
+}
+
+/// The JSON line for an event. `me` is our own username (the sender of outgoing copies).
+pub fn event_json(event: &Event, me: &str) -> Option<Value> {
+    Some(match event {
+        Event::Message {
+            peer,
+            direction,
+            device_id,
+            message_id,
+            text,
+            sent_at,
+        } => {
+            let (from, to) = match direction {
+                Direction::Incoming => (peer.as_str(), me),
+                Direction::Outgoing => (me, peer.as_str()),
+            };
+            json!({"type": "message", "id": message_id, "from": from, "to": to,
+                   "device": device_id, "text": text, "sent_at": rfc3339(*sent_at)})
+        }
+        Event::IdentityChanged {
+            username,
+            was_verified,
+        } => json!({"type": "identity_changed", "username": username,
+                    "was_verified": was_verified}),
+        Event::Delivery {
+            peer,
+            message_id,
+            state,
+        } => json!({"type": "delivery", "id": message_id, "to": peer,
+                    "state": state_name(*state)}),
+        Event::Undecryptable {
+            sender_account,
+            reason,
+        } => json!({"type": "undecryptable", "sender_account": sender_account,
+                    "reason": reason}),
+        _ => return None,
+    })
+}
+
+/// The text line for an event.
+pub fn event_text(event: &Event, me: &str) -> Option<String> {
+    Some(match event {
+        Event::Message {
+            peer,
+            direction,
+            device_id,
+            text,
+            sent_at,
+            ..
+        } => match direction {
+            Direction::Incoming => format!(
+                "[{}] {peer} (device {device_id}): {text}",
+                rfc3339(*sent_at)
+            ),
+            Direction::Outgoing => format!("[{}] {me} -> {peer}: {text}", rfc3339(*sent_at)),
+        },
+        Event::IdentityChanged {
+            username,
+            was_verified,
+        } => {
+            let mut line = format!(
+                "! The safety number with {username} changed: compare it with `sotto verify {username}`."
+            );
+            if *was_verified {
+                line.push_str(&format!(
+                    " Sending is blocked until `sotto verify {username} --accept`."
+                ));
+            }
+            line
+        }
+        Event::Delivery {
+            peer, message_id, ..
+        } => format!("(message {message_id} to {peer} stored by the relay)"),
+        Event::Undecryptable { reason, .. } => {
+            format!("! a message could not be decrypted: {reason}")
+        }
+        _ => return None,
+    })
+}
+
+/// The JSON of a stored message in a conversation with `peer`.
+pub fn history_json(message: &StoredMessage, peer: &str, me: &str) -> Value {
+    let (from, to) = match message.direction {
+        Direction::Incoming => (peer, me),
+        Direction::Outgoing => (me, peer),
+    };
+    json!({"type": "message", "id": message.message_id, "from": from, "to": to,
+           "device": message.device_id, "text": message.text,
+           "sent_at": rfc3339(message.sent_at), "state": state_name(message.state)})
+}
+
+/// The text line of a stored message.
+pub fn history_text(message: &StoredMessage, peer: &str, me: &str) -> String {
+    let from = match message.direction {
+        Direction::Incoming => peer,
+        Direction::Outgoing => me,
+    };
+    let pending = if message.state == DeliveryState::Pending {
+        " (not yet sent)"
+    } else {
+        ""
+    };
+    format!(
+        "[{}] {from}: {}{pending}",
+        rfc3339(message.sent_at),
+        message.text
+    )
+}
+
+/// The JSON of a contact.
+pub fn contact_json(contact: &Contact) -> Value {
+    json!({"username": contact.username, "account_id": contact.account_id,
+           "verified": contact.verified, "identity_changed": contact.identity_changed})
+}
+
+/// The text line of a contact.
+pub fn contact_text(contact: &Contact) -> String {
+    let mut line = contact.username.clone();
+    if contact.verified {
+        line.push_str("  verified");
+    }
+    if contact.identity_changed {
+        line.push_str("  IDENTITY CHANGED (sotto verify ");
+        line.push_str(&contact.username);
+        line.push(')');
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_rfc3339_in_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_500), "1970-01-01T00:00:01.5Z");
+    }
+
+    #[test]
+    fn an_incoming_message_names_its_sender() {
+        let event = Event::Message {
+            peer: "alice".into(),
+            direction: Direction::Incoming,
+            device_id: 1,
+            message_id: "ab".into(),
+            text: "hi".into(),
+            sent_at: 0,
+        };
+        let line = event_json(&event, "bob").unwrap_or_default();
+        assert_eq!(line["type"], "message");
+        assert_eq!(line["from"], "alice");
+        assert_eq!(line["to"], "bob");
+        assert_eq!(line["device"], 1);
+        assert_eq!(line["sent_at"], "1970-01-01T00:00:00Z");
+    }
+}
