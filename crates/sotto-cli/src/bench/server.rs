@@ -1,13 +1,11 @@
 //! The relay under test: spawned as a child `sotto serve` on a fresh data directory, or an
 //! already running one given by URL and pid.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 use sotto_cli::relay_client::{Credentials, RelayClient};
 use std::path::PathBuf;
-use std::process::Stdio;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 #[derive(Debug, Args)]
 pub struct TargetArgs {
@@ -50,34 +48,10 @@ impl Target {
                 (Some(dir), path)
             }
         };
-        let exe = std::env::current_exe().context("cannot find the sotto executable")?;
-        let mut child = Command::new(exe)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--no-rate-limits",
-                "--log",
-                "warn",
-                "--data-dir",
-            ])
-            .arg(&path)
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .context("cannot start sotto serve")?;
-        let stdout = child.stdout.take().context("no stdout from sotto serve")?;
-        let line = BufReader::new(stdout)
-            .lines()
-            .next_line()
-            .await?
-            .context("sotto serve exited before listening")?;
-        let Some(url) = line.strip_prefix("listening on ") else {
-            bail!("unexpected output from sotto serve: {line}")
-        };
+        let (child, url) = crate::demo::start_relay(&path).await?;
         let pid = child.id().context("sotto serve has no pid")?;
         Ok(Target {
-            client: RelayClient::new(url),
+            client: RelayClient::new(&url),
             pid,
             _child: Some(child),
             _dir: dir,
