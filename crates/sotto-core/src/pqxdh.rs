@@ -23,7 +23,7 @@ use crate::identity::{IdentityKey, IdentityKeyPair};
 use crate::kem::{KemCiphertext, KemPublicKey};
 use crate::labels;
 use crate::message::PreKeyMessage;
-use crate::prekey::{KemPreKeyKind, KemPreKeyPair, OneTimePreKeyPair, SignedPreKeyPair};
+use crate::prekey::{KemPreKeyPair, OneTimePreKeyPair, SignedPreKeyPair};
 use crate::ratchet::root_key::RootKey;
 use crate::ratchet::session::{PendingPreKey, Session};
 
@@ -206,9 +206,4 @@ pub(crate) fn respond(
         receiving_chains: VecDeque::new(),
         pending_pre_key: None,
     })
-}
-
-/// Whether a KEM prekey of this kind must be checked against the replay set.
-pub(crate) fn is_last_resort(keys: &ResponderKeys) -> bool {
-    keys.kem_pre_key.kind == KemPreKeyKind::LastResort
 }

@@ -314,7 +314,7 @@ fn look_up(
         one_time_pre_key,
         kem_pre_key,
     };
-    if pqxdh::is_last_resort(&keys)
+    if keys.kem_pre_key.kind == KemPreKeyKind::LastResort
         && store.last_resort_base_key_seen(message.kem_pre_key_id, &message.base_key)
     {
         return Err(DecryptError::ReplayedPreKeyMessage);
