@@ -879,6 +879,64 @@ fn api_json_seeds() -> Vec<Vec<u8>> {
     .collect()
 }
 
+/// Attachment decryption of arbitrary blobs. Input: announced size (u16, big-endian), the size
+/// of the slices the blob is fed in, then the blob; its digest is taken as announced, so
+/// inputs get past the digest to the chunk checks. A blob that decrypts must be exactly the
+/// one the (deterministic) encryptor makes of the output: nothing else may be accepted.
+pub fn attachment(data: &[u8]) {
+    use sotto_core::attachment::{
+        AttachmentDecryptor, AttachmentEncryptor, AttachmentKey, blob_digest,
+    };
+    let [hi, lo, step, blob @ ..] = data else {
+        return;
+    };
+    let len = u64::from(u16::from_be_bytes([*hi, *lo]));
+    let key = AttachmentKey::from_bytes(ATTACHMENT_KEY);
+    let mut dec = AttachmentDecryptor::new(&key, len, blob_digest(blob));
+    let mut plaintext = Vec::new();
+    for slice in blob.chunks(usize::from(*step) + 1) {
+        if dec.update(slice, &mut plaintext).is_err() {
+            return;
+        }
+    }
+    if dec.finish().is_err() {
+        return;
+    }
+    assert_eq!(
+        plaintext.len() as u64,
+        len,
+        "decrypted size differs from the announced one"
+    );
+    let mut enc = AttachmentEncryptor::new(&key, len);
+    let mut again = Vec::new();
+    enc.update(&plaintext, &mut again).unwrap();
+    enc.finish(&mut again).unwrap();
+    assert_eq!(
+        again, blob,
+        "an accepted blob is not the encryption of its plaintext"
+    );
+}
+
+const ATTACHMENT_KEY: [u8; 32] = [0xA7; 32];
+
+/// Valid attachment inputs: small files around the padding and chunk edges.
+fn attachment_seeds() -> Vec<Vec<u8>> {
+    use sotto_core::attachment::{AttachmentEncryptor, AttachmentKey};
+    [0u16, 1, 600, 5000]
+        .iter()
+        .map(|&len| {
+            let plaintext: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let mut enc =
+                AttachmentEncryptor::new(&AttachmentKey::from_bytes(ATTACHMENT_KEY), len.into());
+            let mut input = len.to_be_bytes().to_vec();
+            input.push(200);
+            enc.update(&plaintext, &mut input).unwrap();
+            enc.finish(&mut input).unwrap();
+            input
+        })
+        .collect()
+}
+
 pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     let f = fixture();
     let mut out = Vec::new();
@@ -926,6 +984,9 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     }
     for ops in two_party_seeds() {
         out.push(("two_party", ops));
+    }
+    for input in attachment_seeds() {
+        out.push(("attachment", input));
     }
     out
 }

@@ -15,5 +15,7 @@ pub const PQXDH_TRANSCRIPT: &[u8] = b"Sotto_PQXDH_Transcript_v1";
 pub const RATCHET_ROOT: &[u8] = b"Sotto_Ratchet_Root_v1";
 /// HKDF info of the per-message key derivation.
 pub const MESSAGE_KEYS: &[u8] = b"Sotto_Ratchet_MessageKeys_v1";
+/// HKDF info deriving an attachment's chunk key and key commitment from its key.
+pub const ATTACHMENT: &[u8] = b"Sotto_v1_Attachment";
 /// Prefix of the per-party safety-number hash (format version 1).
 pub const SAFETY_NUMBER_VERSION: [u8; 2] = [0x00, 0x01];

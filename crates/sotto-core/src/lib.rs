@@ -16,6 +16,7 @@
 //! [`CryptoRng`]: rand_core::CryptoRng
 
 pub mod address;
+pub mod attachment;
 pub mod bundle;
 pub mod curve;
 pub mod error;
