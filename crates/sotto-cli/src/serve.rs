@@ -4,6 +4,7 @@
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use serde::Deserialize;
+use sotto_server::blobs::LocalBlobs;
 use sotto_server::config::{Limits, Policy, RateLimitConfig, RegistrationMode};
 use sotto_server::relay::{Listener, Relay};
 use sotto_server::store::sqlite::SqliteStore;
@@ -12,6 +13,9 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// Where attachment blobs live inside the data directory.
+const ATTACHMENTS_DIR: &str = "attachments";
 
 /// Default listen address: loopback only, so a fresh install is not exposed by accident.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7443";
@@ -168,7 +172,14 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let mut stdout = std::io::stdout();
     writeln!(stdout, "listening on {scheme}://{addr}")?;
     stdout.flush()?;
-    let relay = Relay::new(Arc::new(store.clone()), settings.policy);
+    let blobs = LocalBlobs::open(settings.data_dir.join(ATTACHMENTS_DIR)).with_context(|| {
+        format!(
+            "cannot create the attachment directory in {}",
+            settings.data_dir.display()
+        )
+    })?;
+    let relay = Relay::new(Arc::new(store.clone()), settings.policy)
+        .with_attachments(Arc::new(store.clone()), Arc::new(blobs));
     relay.serve(listener, shutdown_signal()).await?;
     store.close().await;
     tracing::info!("relay stopped");

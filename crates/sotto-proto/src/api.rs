@@ -152,6 +152,30 @@ pub struct PreKeyCount {
     pub one_time_kem_prekeys: u32,
 }
 
+/// `POST /v1/attachments`: announces an upload of `size` bytes of ciphertext.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAttachmentRequest {
+    /// Size of the encrypted blob in bytes.
+    pub size: u64,
+}
+
+/// An upload's state: the answer to `POST /v1/attachments` and
+/// `GET /v1/attachments/{id}/upload`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentUpload {
+    /// Unguessable id; whoever knows it can download the blob once complete.
+    pub id: String,
+    /// Announced size in bytes.
+    pub size: u64,
+    /// Bytes the relay holds durably: the next `PATCH` starts here.
+    pub upload_offset: u64,
+    /// Whether every byte arrived.
+    pub complete: bool,
+    /// Last day (UTC, `YYYY-MM-DD`) the relay keeps the blob.
+    pub expires_day: String,
+}
+
 /// Prekeys of one device, as handed to a sender.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DevicePreKeyBundle {

@@ -2,7 +2,7 @@
 //! relay holds about one account, which is all that a lawful request could obtain from it.
 
 use crate::domain::{DeviceAddress, Username};
-use crate::store::{Store, StoreError};
+use crate::store::{AttachmentIndex, Store, StoreError};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
@@ -26,6 +26,15 @@ pub struct DeviceReport {
     pub queued_envelopes: u64,
 }
 
+/// An account's attachments, counted.
+#[derive(Debug, Serialize)]
+pub struct AttachmentReport {
+    /// Attachments not yet expired.
+    pub count: u64,
+    /// Their sizes in bytes, summed.
+    pub bytes: u64,
+}
+
 /// Everything the relay holds about one account.
 #[derive(Debug, Serialize)]
 pub struct DisclosureReport {
@@ -44,6 +53,9 @@ pub struct DisclosureReport {
     /// Message ids remembered (without content or sender) so retried sends are not stored twice;
     /// each is forgotten when the envelope would have expired.
     pub remembered_message_ids: u64,
+    /// Encrypted attachments uploaded and not yet expired: how many, and their sizes summed
+    /// (the relay cannot read them and does not know who downloads them).
+    pub attachments: AttachmentReport,
     /// What the relay never stores, for the reader of the report.
     pub never_stored: &'static [&'static str],
 }
@@ -60,7 +72,7 @@ pub const NEVER_STORED: &[&str] = &[
 
 /// Builds the report for `username`; `None` if there is no such account.
 pub async fn disclose(
-    store: &dyn Store,
+    store: &(impl Store + AttachmentIndex),
     username: &Username,
 ) -> Result<Option<DisclosureReport>, StoreError> {
     let Some(account) = store.account_by_username(username).await? else {
@@ -91,6 +103,13 @@ pub async fn disclose(
         disabled: account.disabled,
         devices,
         remembered_message_ids: store.remembered_ids(&account.id).await?,
+        attachments: {
+            let usage = store.attachment_usage(&account.id).await?;
+            AttachmentReport {
+                count: usage.count,
+                bytes: usage.bytes,
+            }
+        },
         never_stored: NEVER_STORED,
     }))
 }
@@ -118,6 +137,7 @@ mod tests {
             keys,
             [
                 "account_id",
+                "attachments",
                 "created_day",
                 "devices",
                 "disabled",

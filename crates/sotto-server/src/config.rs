@@ -28,6 +28,12 @@ pub struct Limits {
     pub max_queue: u32,
     /// How long an undelivered envelope is kept, in days.
     pub envelope_ttl_days: u32,
+    /// Largest attachment blob, in bytes (a 2 GiB file plus its encryption overhead).
+    pub max_attachment_bytes: u64,
+    /// Most bytes of unexpired attachments per account.
+    pub attachment_quota_bytes: u64,
+    /// How long an attachment is kept after its upload starts, in days.
+    pub attachment_ttl_days: u32,
 }
 
 impl Default for Limits {
@@ -38,6 +44,9 @@ impl Default for Limits {
             max_devices: 6,
             max_queue: 10_000,
             envelope_ttl_days: 30,
+            max_attachment_bytes: (2 << 30) + (1 << 20),
+            attachment_quota_bytes: 10 << 30,
+            attachment_ttl_days: 30,
         }
     }
 }

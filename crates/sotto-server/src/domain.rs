@@ -24,6 +24,9 @@ pub enum InvalidValue {
     /// Device secret that is not exactly 32 bytes.
     #[error("device secret must be exactly 32 bytes")]
     Secret,
+    /// Attachment id that is not 32 characters of unpadded base64url.
+    #[error("attachment id must be 32 characters of A-Z, a-z, 0-9, '-' and '_'")]
+    AttachmentId,
 }
 
 /// A canonical (lowercase) username: 3–32 characters of `a-z0-9_.`.
@@ -192,6 +195,47 @@ impl fmt::Debug for SecretHash {
 /// Hash of a registration token: tokens, like device secrets, are stored only hashed.
 pub fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
+}
+
+/// A server-assigned attachment id: 192 random bits as 32 characters of unpadded base64url.
+/// Knowing it is what entitles a client to download the blob, so it is never logged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct AttachmentId(String);
+
+impl AttachmentId {
+    /// Draws a fresh random id from the operating system's RNG.
+    pub fn random() -> Result<Self, getrandom::Error> {
+        use base64::Engine as _;
+        let mut bytes = [0u8; 24];
+        getrandom::fill(&mut bytes)?;
+        Ok(Self(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
+        ))
+    }
+
+    /// Parses an id from a request path or from storage.
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        let valid = raw.len() == 32
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if valid {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(InvalidValue::AttachmentId)
+        }
+    }
+
+    /// The id's text (safe as a file or object name).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AttachmentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AttachmentId(<redacted>)")
+    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
 //! Assembling and running a relay: state, router, listener, background expiry, shutdown.
 
+use crate::api::attachments::Attachments;
 use crate::api::{self, AppState};
+use crate::blobs::BlobStorage;
 use crate::config::Policy;
 use crate::delivery::LocalBus;
 use crate::metrics::Metrics;
 use crate::ratelimit::InMemoryRateLimiter;
-use crate::store::Store;
+use crate::store::{AttachmentIndex, Day, Store};
 use crate::tls::TlsListener;
 use axum::Router;
 use axum::extract::connect_info::Connected;
@@ -46,9 +48,20 @@ impl Relay {
             limiter,
             policy: Arc::new(policy),
             metrics: Arc::new(Metrics::default()),
+            attachments: None,
             shutdown: shutdown_rx,
         };
         Self { state, shutdown }
+    }
+
+    /// Stores attachments: records in `index`, bytes in `blobs`.
+    pub fn with_attachments(
+        mut self,
+        index: Arc<dyn AttachmentIndex>,
+        blobs: Arc<dyn BlobStorage>,
+    ) -> Self {
+        self.state.attachments = Some(Arc::new(Attachments::new(index, blobs)));
+        self
     }
 
     /// The router, with client addresses available to handlers (for registration limits).
@@ -137,6 +150,17 @@ async fn purge_loop(state: AppState) {
             Ok(0) => {}
             Ok(n) => tracing::info!(expired = n, "purged expired envelopes"),
             Err(e) => tracing::error!(error = %e, "purging expired envelopes failed"),
+        }
+        let Some(attachments) = &state.attachments else {
+            continue;
+        };
+        match attachments
+            .purge_expired(&Day::from_unix(api::now_ms() / 1000))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "purged expired attachments"),
+            Err(e) => tracing::error!(error = %e, "purging expired attachments failed"),
         }
     }
 }

@@ -11,6 +11,7 @@ fn concrete(path: &str) -> String {
         .replace("{account_id}", "0123456789abcdef0123456789abcdef")
         .replace("{device_id}", "1")
         .replace("{message_id}", "0123456789abcdef")
+        .replace("{id}", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
 }
 
 #[tokio::test]

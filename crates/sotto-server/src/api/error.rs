@@ -80,6 +80,30 @@ pub enum ApiError {
     /// The recipient device's mailbox is full.
     #[error("the recipient's mailbox is full")]
     MailboxFull,
+    /// This relay stores no attachments.
+    #[error("this relay does not store attachments")]
+    AttachmentsDisabled,
+    /// An attachment larger than allowed, or bytes past its announced size.
+    #[error("attachment larger than {0} bytes")]
+    AttachmentTooLarge(u64),
+    /// The account's attachments would exceed its quota.
+    #[error("attachment quota exceeded; wait for older attachments to expire")]
+    AttachmentQuotaExceeded,
+    /// A `PATCH` without a valid `Upload-Offset` header.
+    #[error("an upload needs an Upload-Offset header with the offset to append at")]
+    MissingUploadOffset,
+    /// The upload's offset is not the one the client sent (the answer carries it).
+    #[error("the upload continues at offset {0}")]
+    OffsetMismatch(u64),
+    /// Another request is appending to this upload right now.
+    #[error("another request is uploading this attachment; retry when it ends")]
+    UploadInProgress,
+    /// The request body ended early; the bytes received are kept.
+    #[error("the upload was interrupted; resume at the offset GET .../upload reports")]
+    UploadInterrupted,
+    /// A `Range` this endpoint does not serve (the answer carries the blob size).
+    #[error("only Range: bytes=N- with N below the size ({0}) is supported")]
+    RangeNotSatisfiable(u64),
     /// Our fault; the detail is logged, not shown.
     #[error("internal error")]
     Internal(String),
@@ -111,6 +135,17 @@ impl ApiError {
             BodyTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             MailboxFull => (StatusCode::INSUFFICIENT_STORAGE, "mailbox_full"),
+            AttachmentsDisabled => (StatusCode::NOT_FOUND, "attachments_disabled"),
+            AttachmentTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "attachment_too_large"),
+            AttachmentQuotaExceeded => (
+                StatusCode::INSUFFICIENT_STORAGE,
+                "attachment_quota_exceeded",
+            ),
+            MissingUploadOffset => (StatusCode::BAD_REQUEST, "missing_upload_offset"),
+            OffsetMismatch(_) => (StatusCode::CONFLICT, "offset_mismatch"),
+            UploadInProgress => (StatusCode::CONFLICT, "upload_in_progress"),
+            UploadInterrupted => (StatusCode::BAD_REQUEST, "upload_interrupted"),
+            RangeNotSatisfiable(_) => (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable"),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -123,6 +158,7 @@ fn invalid_value_code(value: &InvalidValue) -> &'static str {
         InvalidValue::DeviceId => "invalid_device_id",
         InvalidValue::MessageId => "invalid_message_id",
         InvalidValue::Secret => "invalid_secret",
+        InvalidValue::AttachmentId => "invalid_attachment_id",
     }
 }
 
@@ -134,6 +170,7 @@ impl From<StoreError> for ApiError {
             StoreError::TooManyDevices(_) => ApiError::TooManyDevices,
             StoreError::NotFound => ApiError::NotFound,
             StoreError::MailboxFull => ApiError::MailboxFull,
+            StoreError::QuotaExceeded => ApiError::AttachmentQuotaExceeded,
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -160,6 +197,17 @@ impl IntoResponse for ApiError {
         if let ApiError::RateLimited(wait) = &self {
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
+        match &self {
+            ApiError::OffsetMismatch(offset) => {
+                headers.insert("upload-offset", HeaderValue::from(*offset));
+            }
+            ApiError::RangeNotSatisfiable(size) => {
+                if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                    headers.insert(header::CONTENT_RANGE, value);
+                }
+            }
+            _ => {}
         }
         if let ApiError::Unauthorized = &self {
             headers.insert(

@@ -4,6 +4,7 @@
 //! answer JSON. Every failure is an [`ApiError`], mapped to status and code in one place.
 
 mod accounts;
+pub mod attachments;
 pub mod auth;
 pub mod directory;
 pub mod error;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub policy: Arc<Policy>,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// Attachment records and blobs; `None` on a relay without attachments.
+    pub attachments: Option<Arc<attachments::Attachments>>,
     /// Becomes true when the server shuts down, so WebSockets close cleanly.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -82,6 +85,12 @@ pub fn router(state: AppState) -> Router {
         .route("/keys/{account_id}/{device_id}", get(keys::bundle))
         .route("/messages/{account_id}/{message_id}", put(messages::send))
         .route("/websocket", get(delivery::websocket))
+        .route("/attachments", post(attachments::create))
+        .route(
+            "/attachments/{id}",
+            get(attachments::download).patch(attachments::append),
+        )
+        .route("/attachments/{id}/upload", get(attachments::status))
         .route("/openapi.json", get(openapi));
     Router::new()
         .nest("/v1", v1)

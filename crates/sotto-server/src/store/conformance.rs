@@ -570,3 +570,77 @@ async fn commit_hook_sees_each_stored_envelope_once(f: Fixture) {
         );
     }
 }
+
+/// The attachment index's contract; every backend's tests call it with a fresh store.
+pub(crate) async fn attachments<S: Store + crate::store::AttachmentIndex>(store: &S) {
+    use crate::domain::AttachmentId;
+    use crate::store::{AttachmentUsage, NewAttachment};
+    let owner = register(store, "uploader").await;
+    let other = register(store, "bystander").await;
+    let new = |account: &AccountId, size: u64, day: &str| NewAttachment {
+        id: AttachmentId::random().unwrap(),
+        account: account.clone(),
+        size,
+        expires: Day(day.to_owned()),
+    };
+    let first = new(&owner, 600, "2026-01-10");
+    store.create_attachment(&first, 1000).await.unwrap();
+    let over = new(&owner, 401, "2026-01-10");
+    let refused = store.create_attachment(&over, 1000).await;
+    assert!(
+        matches!(refused, Err(StoreError::QuotaExceeded)),
+        "{refused:?}"
+    );
+    assert_eq!(store.attachment(&over.id).await.unwrap(), None);
+    // Another account's quota is its own.
+    store
+        .create_attachment(&new(&other, 1000, "2026-01-20"), 1000)
+        .await
+        .unwrap();
+    let second = new(&owner, 400, "2026-01-20");
+    store.create_attachment(&second, 1000).await.unwrap();
+
+    let record = store.attachment(&first.id).await.unwrap().unwrap();
+    assert_eq!(
+        (record.size, record.received, record.complete),
+        (600, 0, false)
+    );
+    assert_eq!(record.account, owner);
+    store.set_received(&first.id, 250, false).await.unwrap();
+    store.set_received(&first.id, 600, true).await.unwrap();
+    let record = store.attachment(&first.id).await.unwrap().unwrap();
+    assert_eq!((record.received, record.complete), (600, true));
+    let missing = AttachmentId::random().unwrap();
+    assert!(matches!(
+        store.set_received(&missing, 1, false).await,
+        Err(StoreError::NotFound)
+    ));
+    let usage = store.attachment_usage(&owner).await.unwrap();
+    assert_eq!(
+        usage,
+        AttachmentUsage {
+            count: 2,
+            bytes: 1000
+        }
+    );
+
+    // The last day is still kept; the day after, the record goes.
+    assert!(
+        store
+            .purge_expired_attachments(&Day("2026-01-10".into()))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let purged = store
+        .purge_expired_attachments(&Day("2026-01-11".into()))
+        .await
+        .unwrap();
+    assert_eq!(purged, vec![first.id.clone()]);
+    assert_eq!(store.attachment(&first.id).await.unwrap(), None);
+    // Purging frees quota.
+    store
+        .create_attachment(&new(&owner, 600, "2026-02-01"), 1000)
+        .await
+        .unwrap();
+}

@@ -9,8 +9,10 @@
 
 use crate::domain::{AccountId, DeviceAddress, DeviceId, MessageId, SecretHash, Username};
 use async_trait::async_trait;
+pub use attachments::{AttachmentIndex, AttachmentRecord, AttachmentUsage, NewAttachment};
 use sotto_proto::api::{PreKey, PreKeyUpload, SignedPreKey};
 
+mod attachments;
 #[cfg(test)]
 pub(crate) mod conformance;
 pub mod sqlite;
@@ -34,6 +36,9 @@ pub enum StoreError {
     /// The recipient device's mailbox holds its maximum number of envelopes.
     #[error("recipient mailbox is full")]
     MailboxFull,
+    /// The account's attachments would exceed its quota.
+    #[error("attachment quota exceeded")]
+    QuotaExceeded,
     /// A stored record could not be read back (corruption or a newer schema).
     #[error("corrupt record: {0}")]
     Corrupt(String),

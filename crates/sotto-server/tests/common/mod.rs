@@ -10,6 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use sotto_server::api::auth::basic_credentials;
+use sotto_server::blobs::LocalBlobs;
 use sotto_server::config::{Policy, RateLimitConfig};
 use sotto_server::domain::{AccountId, DeviceAddress, DeviceId};
 use sotto_server::relay::{ClientAddr, Relay};
@@ -72,7 +73,9 @@ impl TestRelay {
     pub async fn new(policy: Policy) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).await.unwrap();
-        let relay = Relay::new(Arc::new(store.clone()), policy);
+        let blobs = LocalBlobs::open(dir.path().join("attachments")).unwrap();
+        let relay = Relay::new(Arc::new(store.clone()), policy)
+            .with_attachments(Arc::new(store.clone()), Arc::new(blobs));
         Self {
             relay,
             store,

@@ -10,6 +10,7 @@
 //! waiting on that commit. A background task runs passive checkpoints instead.
 
 mod accounts;
+mod attachments;
 mod batch;
 mod mailbox;
 mod prekeys;
@@ -135,6 +136,13 @@ mod tests {
             conformance::Fixture::new(std::sync::Arc::new(store), Box::new(dir))
         })
         .await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_passes_the_attachment_conformance_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).await.unwrap();
+        conformance::attachments(&store).await;
     }
 
     #[tokio::test]
