@@ -65,7 +65,11 @@ fn list_item(conversation: &Conversation) -> ListItem<'static> {
 
 fn draw_history(frame: &mut Frame, app: &App, area: Rect) {
     let Some(conversation) = app.current() else {
-        let hint = "No conversation yet: press Ctrl-N and type a username.";
+        let hint = if app.conversations.is_empty() {
+            "No conversation yet: press Ctrl-N and type a username."
+        } else {
+            "Choose a conversation with ↑/↓, or press Ctrl-N for a new one."
+        };
         let block = Block::bordered().title(" History ");
         let hint = Paragraph::new(hint).wrap(Wrap { trim: true });
         frame.render_widget(hint.block(block), area);
@@ -162,16 +166,34 @@ fn clock(ms: i64) -> String {
     }
 }
 
-/// Cuts `text` into rows of at most `width` characters (and at its own line breaks).
+/// Cuts `text` into rows of at most `width` characters, between words where it can (and at
+/// its own line breaks); a word longer than a row is cut.
 fn wrap(text: &str, width: u16) -> Vec<String> {
     let width = usize::from(width.max(1));
     let mut rows = Vec::new();
     for part in text.split('\n') {
-        let chars: Vec<char> = part.chars().collect();
-        if chars.is_empty() {
-            rows.push(String::new());
+        let mut row = String::new();
+        let mut used = 0;
+        for word in part.split(' ') {
+            let mut chars: Vec<char> = word.chars().collect();
+            let gap = usize::from(used > 0);
+            if used + gap + chars.len() > width && used > 0 {
+                rows.push(std::mem::take(&mut row));
+                used = 0;
+            } else if gap == 1 {
+                row.push(' ');
+                used += 1;
+            }
+            while chars.len() > width - used {
+                let rest = chars.split_off(width - used);
+                row.extend(chars);
+                rows.push(std::mem::take(&mut row));
+                (chars, used) = (rest, 0);
+            }
+            used += chars.len();
+            row.extend(chars);
         }
-        rows.extend(chars.chunks(width).map(|c| c.iter().collect::<String>()));
+        rows.push(row);
     }
     rows
 }
@@ -224,4 +246,22 @@ fn help_row() -> Row<'static> {
         spans.push(Span::raw(format!(" {what}  ")));
     }
     Row::from(spans)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn rows_break_between_words_and_cut_only_long_words() {
+        assert_eq!(wrap("aaa bbb ccc", 7), ["aaa bbb", "ccc"]);
+        assert_eq!(wrap("aaa bbb", 3), ["aaa", "bbb"]);
+        assert_eq!(wrap("abcdefgh x", 3), ["abc", "def", "gh", "x"]);
+        assert_eq!(wrap("ab\n\ncd", 5), ["ab", "", "cd"]);
+        assert_eq!(wrap("", 5), [""]);
+        assert_eq!(wrap("a  b", 5), ["a  b"]);
+        for row in wrap(&"wörd ".repeat(30), 9) {
+            assert!(row.chars().count() <= 9, "{row}");
+        }
+    }
 }
