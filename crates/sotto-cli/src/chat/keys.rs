@@ -6,6 +6,7 @@ use super::state::Input;
 
 /// The keys, as the help bar lists them.
 pub const HELP: &[(&str, &str)] = &[
+    ("Ctrl-Q", "quit"),
     ("Enter", "send"),
     ("↑/↓", "conversation"),
     ("PgUp/PgDn", "scroll"),
@@ -13,7 +14,6 @@ pub const HELP: &[(&str, &str)] = &[
     ("Ctrl-S", "safety number"),
     ("Ctrl-A", "accept changed identity"),
     ("Esc", "dismiss"),
-    ("Ctrl-Q", "quit"),
 ];
 
 /// The input a key press means, if any (releases and repeats of modifiers mean nothing).

@@ -433,3 +433,13 @@ fn an_empty_profile_draws_a_hint() {
     let rows = draw(&App::new("bob"), 80, 12);
     assert!(shows(&rows, "press Ctrl-N"), "{rows:#?}");
 }
+
+#[test]
+fn every_key_of_the_help_bar_fits_on_80_columns() {
+    let rows = draw(&App::new("bob"), 80, 12);
+    let help = rows[10..].join(" ");
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    for (key, what) in super::keys::HELP {
+        assert!(help.contains(&format!("{key} {what}")), "{key}: {rows:#?}");
+    }
+}

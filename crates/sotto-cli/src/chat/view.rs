@@ -21,7 +21,8 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Constraint::Min(3),
         Constraint::Length(3),
         Constraint::Length(1),
-        Constraint::Length(1),
+        // Two rows: the whole list fits on an 80-column terminal.
+        Constraint::Length(2),
     ])
     .areas(frame.area());
     let [list, history] =
@@ -30,7 +31,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     draw_history(frame, app, history);
     draw_compose(frame, app, compose);
     frame.render_widget(Paragraph::new(status_row(app)), status);
-    frame.render_widget(Paragraph::new(help_row()), help);
+    frame.render_widget(Paragraph::new(help_row()).wrap(Wrap { trim: true }), help);
 }
 
 fn draw_list(frame: &mut Frame, app: &App, area: Rect) {
