@@ -136,3 +136,15 @@ fn chat_receives_live_sends_and_restores_the_terminal() {
         "screen not restored:\n{screen}"
     );
 }
+
+#[test]
+fn chat_without_a_terminal_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&tmp.path().join("relay"));
+    let alice = tmp.path().join("alice");
+    register(&relay, &alice, "alice");
+    let out = sotto(&alice, &["chat"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("needs a terminal"), "{stderr}");
+}

@@ -59,6 +59,8 @@ async fn load(client: &Client) -> Result<Vec<Snapshot>, ClientError> {
 }
 
 async fn chat(client: &Client) -> anyhow::Result<()> {
+    // First, so that nothing starts when there is no terminal to show it on.
+    let mut screen = Screen::open()?;
     // Subscribed before loading: nothing falls between the two (the app drops duplicates).
     let mut events = client.subscribe();
     let mut app = App::new(&client.account().username);
@@ -70,7 +72,6 @@ async fn chat(client: &Client) -> anyhow::Result<()> {
     }));
     let (sends, queue) = mpsc::unbounded_channel();
     let courier = tokio::spawn(courier(client.clone(), queue, updates.clone()));
-    let mut screen = Screen::open()?;
     let mut keys = screen::terminal_events();
     let result = loop {
         screen.terminal.draw(|frame| view::draw(frame, &app))?;
