@@ -1,6 +1,7 @@
 //! The `sotto` command: `serve` runs the relay, `admin` inspects and manages its data,
 //! `bench` measures it; `account`, `send`, `receive`, `contacts`, `history` and `verify` chat
-//! through a profile with the client SDK; `demo` shows all of it at once.
+//! through a profile with the client SDK, `chat` is its terminal UI and `daemon` its JSON-RPC
+//! server; `demo` shows all of it at once.
 //!
 //! Exit codes (`docs/cli.md`): 0 success, 1 failure, 2 bad usage, 3 relay unreachable,
 //! 4 rate limited, 5 untrusted identity, 6 profile locked or wrong passphrase.
@@ -9,6 +10,7 @@ use sotto_cli as _;
 
 mod admin;
 mod bench;
+mod chat;
 mod client;
 mod daemon;
 mod demo;
@@ -54,6 +56,8 @@ enum Command {
     History(client::messages::HistoryArgs),
     /// Show the safety number with a contact; mark it verified or accept a changed identity.
     Verify(client::verify::VerifyArgs),
+    /// Chat in a terminal UI: conversations, history, compose, safety-number warnings.
+    Chat(chat::ChatArgs),
     /// Serve this profile over JSON-RPC 2.0 on a UNIX socket or TCP (for bots; docs/json-rpc.md).
     Daemon(daemon::DaemonArgs),
     /// Start a relay and two profiles in a temporary directory, chat, and show what the relay
@@ -109,7 +113,10 @@ fn init_logging(cli: &Cli) {
         cli.command,
         Command::Serve(_) | Command::Admin(_) | Command::Bench(_)
     );
-    let default = if chat && cli.log == "info" {
+    let default = if matches!(cli.command, Command::Chat(_)) && cli.log == "info" {
+        // Log lines would scribble over the chat screen.
+        "off"
+    } else if chat && cli.log == "info" {
         "warn"
     } else {
         &cli.log
@@ -135,6 +142,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Contacts(args) => client::messages::contacts(&dir()?, args).await,
         Command::History(args) => client::messages::history(&dir()?, args).await,
         Command::Verify(args) => client::verify::run(&dir()?, args).await,
+        Command::Chat(args) => chat::run(&dir()?, args).await,
         Command::Daemon(args) => daemon::run(&dir()?, args).await,
         Command::Demo => demo::run().await,
         Command::Completions { shell } => completions(shell),

@@ -9,6 +9,7 @@
 //! | `a_changed_identity_is_reported_and_blocks_a_verified_contact_until_accepted` | `identity_changed` line, exit code 5, `verify --accept` |
 //! | `safety_numbers_are_equal_on_both_sides` | `verify --json`, `--qr`, `--mark-verified` |
 //! | `follow_prints_messages_as_they_arrive` | `receive --follow --timeout` |
+//! | `relay_and_client_restarts_mid_conversation_lose_and_duplicate_nothing` | `receive --follow` reconnects after a killed relay; a killed client and a relay restarted with a queue lose nothing, show nothing twice |
 //! | `exit_codes_say_what_went_wrong` | usage 2, network 3, locked 6, unregistered profile 1 |
 //! | `demo_runs` | `sotto demo` exits 0 and shows ciphertext sizes |
 //! | `every_command_has_help_and_completions_work` | `--help` of every command, `completions` |
@@ -246,6 +247,84 @@ fn follow_prints_messages_as_they_arrive() {
     }
     follower.kill().unwrap();
     follower.wait().unwrap();
+}
+
+/// A `receive --follow --json` of `profile`, killed on drop.
+struct Follower {
+    child: std::process::Child,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+}
+
+impl Follower {
+    fn start(profile: &Path) -> Self {
+        let mut child = Command::new(SOTTO)
+            .arg("--profile")
+            .arg(profile)
+            .args(["receive", "--follow", "--json", "--timeout", "120"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Self { child, lines }
+    }
+
+    /// The text of the next message printed (other events are skipped).
+    fn next_text(&mut self) -> String {
+        loop {
+            let line = self.lines.next().expect("follower ended").unwrap();
+            let line: Value = serde_json::from_str(&line).unwrap();
+            if line["type"] == "message" {
+                return line["text"].as_str().unwrap().to_owned();
+            }
+        }
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn history_texts(profile: &Path, peer: &str) -> Vec<String> {
+    json_lines(&ok(profile, &["history", peer, "--json"]))
+        .iter()
+        .map(|l| l["text"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn relay_and_client_restarts_mid_conversation_lose_and_duplicate_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&tmp.path().join("relay"));
+    let (alice, bob) = (tmp.path().join("alice"), tmp.path().join("bob"));
+    register(&relay, &alice, "alice");
+    register(&relay, &bob, "bob");
+
+    let mut follower = Follower::start(&bob);
+    ok(&alice, &["send", "bob", "one"]);
+    assert_eq!(follower.next_text(), "one");
+    // The relay is killed (no clean shutdown) and comes back on the same port and data dir:
+    // the follower reconnects by itself.
+    let relay = relay.restart();
+    ok(&alice, &["send", "bob", "two"]);
+    assert_eq!(follower.next_text(), "two");
+    // Bob's client is killed, possibly before its last ack; alice writes while he is away and
+    // the relay is killed again with that message queued.
+    drop(follower);
+    ok(&alice, &["send", "bob", "three"]);
+    let relay = relay.restart();
+    assert_eq!(texts(&receive(&bob)), ["three"]);
+    ok(&bob, &["send", "alice", "four"]);
+    assert_eq!(texts(&receive(&alice)), ["four"]);
+    assert!(receive(&bob).is_empty());
+    drop(relay);
+
+    let all = ["one", "two", "three", "four"];
+    assert_eq!(history_texts(&bob, "alice"), all);
+    assert_eq!(history_texts(&alice, "bob"), all);
 }
 
 #[test]

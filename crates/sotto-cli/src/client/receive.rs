@@ -185,3 +185,37 @@ async fn pause(
         }
     }
 }
+
+/// What [`keep_receiving`] is doing.
+pub enum Connection<'a> {
+    /// Connecting to the relay (then receiving until the connection ends).
+    Connecting,
+    /// The connection failed; the next attempt is in `retry_in`.
+    Failed {
+        /// What went wrong.
+        error: &'a ClientError,
+        /// The wait before the next attempt.
+        retry_in: Duration,
+    },
+}
+
+/// Receives in `Follow` mode for as long as the caller keeps this future, reconnecting with
+/// backoff; `report` hears of each attempt and failure. Events go out through the client's
+/// event stream, as with `receive --follow`. Used by `daemon` and `chat`.
+pub async fn keep_receiving(client: Client, mut report: impl FnMut(Connection<'_>)) {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        report(Connection::Connecting);
+        match client.receive(ReceiveMode::Follow).await {
+            Ok(_) => backoff = Duration::from_secs(1),
+            Err(error) => {
+                report(Connection::Failed {
+                    error: &error,
+                    retry_in: backoff,
+                });
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}

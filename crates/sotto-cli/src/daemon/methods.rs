@@ -1,42 +1,12 @@
 //! The JSON-RPC methods: parse a request, call the SDK, build the response.
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 use sotto_client::Client;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{mpsc, watch};
 
+use super::request::{self, Call};
 use crate::client::output;
-
-/// A JSON-RPC 2.0 request (a notification has no id and gets no answer).
-#[derive(Deserialize)]
-struct Request {
-    jsonrpc: String,
-    method: String,
-    #[serde(default)]
-    params: Value,
-    id: Option<Value>,
-}
-
-#[derive(Deserialize)]
-struct UserParams {
-    username: String,
-}
-
-#[derive(Deserialize)]
-struct SendParams {
-    username: String,
-    text: String,
-}
-
-#[derive(Deserialize)]
-struct VerifyParams {
-    username: String,
-    #[serde(default)]
-    mark_verified: bool,
-    #[serde(default)]
-    accept: bool,
-}
 
 /// What one connection holds.
 pub struct Session {
@@ -59,29 +29,15 @@ pub fn error(id: Value, code: i64, message: &str, data: Option<Value>) -> Value 
 
 /// Answers one request line; `None` for a notification.
 pub async fn handle(client: &Client, line: &str, session: &mut Session) -> Option<Value> {
-    let request: Request = match serde_json::from_str(line) {
+    let request = match request::decode(line) {
         Ok(request) => request,
-        Err(e) if e.is_data() => {
-            return Some(error(Value::Null, -32600, "invalid request", None));
-        }
-        Err(_) => return Some(error(Value::Null, -32700, "parse error", None)),
+        Err(e) => return Some(error(e.answer_id()?, e.code(), &e.message(), None)),
     };
-    let id = request.id.clone();
-    if request.jsonrpc != "2.0" {
-        return Some(error(
-            id.unwrap_or(Value::Null),
-            -32600,
-            "jsonrpc must be \"2.0\"",
-            None,
-        ));
-    }
-    let result = call(client, &request, session).await;
-    let id = id?;
+    let result = call(client, request.call, session).await;
+    let id = request.id?;
     Some(match result {
         Ok(value) => json!({"jsonrpc": "2.0", "result": value, "id": id}),
-        Err(Failure::Method) => error(id, -32601, "method not found", None),
-        Err(Failure::Params(why)) => error(id, -32602, &format!("invalid params: {why}"), None),
-        Err(Failure::Sdk(e)) => {
+        Err(e) => {
             let code = crate::exit::code_for(&e);
             error(
                 id,
@@ -93,44 +49,30 @@ pub async fn handle(client: &Client, line: &str, session: &mut Session) -> Optio
     })
 }
 
-enum Failure {
-    Method,
-    Params(String),
-    Sdk(anyhow::Error),
-}
-
-impl<E: Into<anyhow::Error>> From<E> for Failure {
-    fn from(error: E) -> Self {
-        Self::Sdk(error.into())
-    }
-}
-
-fn params<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, Failure> {
-    serde_json::from_value(value.clone()).map_err(|e| Failure::Params(e.to_string()))
-}
-
-async fn call(client: &Client, request: &Request, session: &mut Session) -> Result<Value, Failure> {
+async fn call(client: &Client, call: Call, session: &mut Session) -> anyhow::Result<Value> {
     let me = client.account().username.as_str();
-    match request.method.as_str() {
-        "send" => {
-            let p: SendParams = params(&request.params)?;
-            let id = client.send(&p.username, &p.text).await?;
+    match call {
+        Call::Send { username, text } => {
+            let id = client.send(&username, &text).await?;
             Ok(json!({"id": id}))
         }
-        "conversations" => {
+        Call::Conversations => {
             let contacts = client.contacts().await?;
             Ok(contacts.iter().map(output::contact_json).collect())
         }
-        "history" => {
-            let p: UserParams = params(&request.params)?;
-            let history = client.history(&p.username).await?;
+        Call::History { username } => {
+            let history = client.history(&username).await?;
             Ok(history
                 .iter()
-                .map(|m| output::history_json(m, &p.username, me))
+                .map(|m| output::history_json(m, &username, me))
                 .collect())
         }
-        "verify" => verify(client, params(&request.params)?).await,
-        "subscribe" => {
+        Call::Verify {
+            username,
+            mark_verified,
+            accept,
+        } => verify(client, &username, mark_verified, accept).await,
+        Call::Subscribe => {
             if !session.subscribed {
                 session.subscribed = true;
                 let (out, stopped) = (session.out.clone(), session.stopped.clone());
@@ -138,21 +80,25 @@ async fn call(client: &Client, request: &Request, session: &mut Session) -> Resu
             }
             Ok(json!(true))
         }
-        _ => Err(Failure::Method),
     }
 }
 
-async fn verify(client: &Client, p: VerifyParams) -> Result<Value, Failure> {
-    if p.accept {
-        client.accept_identity(&p.username).await?;
+async fn verify(
+    client: &Client,
+    username: &str,
+    mark_verified: bool,
+    accept: bool,
+) -> anyhow::Result<Value> {
+    if accept {
+        client.accept_identity(username).await?;
     }
-    if p.mark_verified {
-        client.mark_verified(&p.username).await?;
+    if mark_verified {
+        client.mark_verified(username).await?;
     }
-    let number = client.safety_number(&p.username).await?;
-    let contact = client.contact(&p.username).await?;
+    let number = client.safety_number(username).await?;
+    let contact = client.contact(username).await?;
     Ok(json!({
-        "username": p.username,
+        "username": username,
         "safety_number": number.digits(),
         "verified": contact.as_ref().is_some_and(|c| c.verified),
         "identity_changed": contact.as_ref().is_some_and(|c| c.identity_changed),

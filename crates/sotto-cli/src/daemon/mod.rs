@@ -6,22 +6,20 @@
 //! notification.
 
 mod methods;
+pub mod request;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
 use serde_json::{Value, json};
-use sotto_client::{Client, ReceiveMode};
+use sotto_client::Client;
 use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncWrite, AsyncWriteExt as _, BufReader};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{mpsc, watch};
 
-use crate::client::{profile, say};
+use crate::client::{profile, receive, say};
 
-/// The longest wait between reconnections to the relay.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// The longest request line accepted (a text is at most 32 KiB, JSON-escaped).
 const MAX_LINE: usize = 256 * 1024;
 
@@ -40,7 +38,11 @@ pub struct DaemonArgs {
 /// Runs the daemon until Ctrl-C.
 pub async fn run(dir: &Path, args: DaemonArgs) -> anyhow::Result<()> {
     let client = profile::open_client(dir).await?;
-    tokio::spawn(keep_receiving(client.clone()));
+    tokio::spawn(receive::keep_receiving(client.clone(), |state| {
+        if let receive::Connection::Failed { error, retry_in } = state {
+            tracing::warn!(%error, "receiving failed; reconnecting in {} s", retry_in.as_secs());
+        }
+    }));
     let served = tokio::select! {
         served = serve(&client, &args) => served,
         _ = tokio::signal::ctrl_c() => Ok(()),
@@ -80,21 +82,6 @@ async fn serve(client: &Client, args: &DaemonArgs) -> anyhow::Result<()> {
     loop {
         let (stream, _) = listener.accept().await?;
         tokio::spawn(connection(client.clone(), stream));
-    }
-}
-
-/// Receives for as long as the daemon runs, reconnecting with backoff.
-async fn keep_receiving(client: Client) {
-    let mut backoff = Duration::from_secs(1);
-    loop {
-        match client.receive(ReceiveMode::Follow).await {
-            Ok(_) => backoff = Duration::from_secs(1),
-            Err(error) => {
-                tracing::warn!(%error, "receiving failed; reconnecting in {} s", backoff.as_secs());
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
-        }
     }
 }
 

@@ -1,0 +1,180 @@
+//! `sotto chat`: a terminal UI over the client SDK.
+//!
+//! ```text
+//!  keys ──► keys::input ──► App::input ──► Action ──► SDK (send, accept, safety number)
+//!  SDK events, answers, link state ──► Update ──► App::update          │
+//!  App ──► view::draw (after every change)             ◄── Update ─────┘
+//! ```
+//!
+//! [`app::App`] is a plain state machine; this module does the I/O around it. Receiving runs
+//! the same `keep_receiving` loop as the daemon; sending goes through `Client::send` in order,
+//! one message at a time, after the outbox left by earlier runs (as `sotto send` does).
+
+pub mod app;
+pub mod keys;
+mod screen;
+pub mod state;
+pub mod view;
+
+use std::path::Path;
+
+use clap::Args;
+use crossterm::event::Event as TermEvent;
+use sotto_client::{Client, ClientError};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+
+use self::app::App;
+use self::screen::Screen;
+use self::state::{Action, Link, SendFailure, Snapshot, Update};
+use crate::client::profile;
+use crate::client::receive::{Connection, keep_receiving};
+
+/// `sotto chat`.
+#[derive(Debug, Args)]
+pub struct ChatArgs {}
+
+/// Runs `sotto chat` until the user quits.
+pub async fn run(dir: &Path, _args: ChatArgs) -> anyhow::Result<()> {
+    // Unlocking may ask for the passphrase: before the terminal goes into raw mode.
+    let client = profile::open_client(dir).await?;
+    let result = chat(&client).await;
+    client.close().await;
+    result
+}
+
+/// The stored conversations, each with its history.
+async fn load(client: &Client) -> Result<Vec<Snapshot>, ClientError> {
+    let mut snapshots = Vec::new();
+    for contact in client.contacts().await? {
+        let history = client.history(&contact.username).await?;
+        snapshots.push(Snapshot {
+            username: contact.username,
+            verified: contact.verified,
+            identity_changed: contact.identity_changed,
+            history,
+        });
+    }
+    Ok(snapshots)
+}
+
+async fn chat(client: &Client) -> anyhow::Result<()> {
+    // First, so that nothing starts when there is no terminal to show it on.
+    let mut screen = Screen::open()?;
+    // Subscribed before loading: nothing falls between the two (the app drops duplicates).
+    let mut events = client.subscribe();
+    let mut app = App::new(&client.account().username);
+    app.update(Update::Loaded(load(client).await?));
+    let (updates, mut updated) = mpsc::unbounded_channel();
+    let link = updates.clone();
+    let receiving = tokio::spawn(keep_receiving(client.clone(), move |state| {
+        let _ = link.send(Update::Link(link_state(state)));
+    }));
+    let (sends, queue) = mpsc::unbounded_channel();
+    let courier = tokio::spawn(courier(client.clone(), queue, updates.clone()));
+    let mut keys = screen::terminal_events();
+    let result = loop {
+        screen.terminal.draw(|frame| view::draw(frame, &app))?;
+        if app.quit {
+            break Ok(());
+        }
+        tokio::select! {
+            key = keys.recv() => match key {
+                Some(Ok(TermEvent::Key(key))) => {
+                    if let Some(action) = keys::input(key).and_then(|input| app.input(input)) {
+                        perform(client, action, &sends, &updates);
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(error)) => break Err(error.into()),
+                None => break Ok(()),
+            },
+            event = events.recv() => match event {
+                Ok(event) => app.update(Update::Event(event)),
+                // Too slow to keep up: the store has everything, merge it in again.
+                Err(RecvError::Lagged(_)) => app.update(Update::Loaded(load(client).await?)),
+                Err(RecvError::Closed) => break Ok(()),
+            },
+            Some(update) = updated.recv() => app.update(update),
+        }
+    };
+    drop(screen);
+    receiving.abort();
+    courier.abort();
+    result
+}
+
+/// The time now in ms since the epoch (when a sent message gets its time in the screen).
+fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn link_state(state: Connection<'_>) -> Link {
+    match state {
+        Connection::Connecting => Link::Receiving,
+        Connection::Failed { error, retry_in } => Link::Retrying {
+            error: error.to_string(),
+            retry_secs: retry_in.as_secs(),
+        },
+    }
+}
+
+/// A message waiting for the courier: (token, recipient, text).
+type Outgoing = (u64, String, String);
+
+fn perform(
+    client: &Client,
+    action: Action,
+    sends: &mpsc::UnboundedSender<Outgoing>,
+    updates: &mpsc::UnboundedSender<Update>,
+) {
+    let client = client.clone();
+    let updates = updates.clone();
+    match action {
+        Action::Send { token, to, text } => {
+            let _ = sends.send((token, to, text));
+        }
+        Action::AcceptIdentity { username } => {
+            tokio::spawn(async move {
+                let result = client.accept_identity(&username).await;
+                let result = result.map_err(|e| e.to_string());
+                let _ = updates.send(Update::Accepted { username, result });
+            });
+        }
+        Action::SafetyNumber { username } => {
+            tokio::spawn(async move {
+                let result = client.safety_number(&username).await;
+                let result = result.map(|n| n.grouped()).map_err(|e| e.to_string());
+                let _ = updates.send(Update::SafetyNumber { username, result });
+            });
+        }
+    }
+}
+
+/// Sends queued messages one at a time, in the order typed, after what earlier runs left in
+/// the outbox.
+async fn courier(
+    client: Client,
+    mut queue: mpsc::UnboundedReceiver<Outgoing>,
+    updates: mpsc::UnboundedSender<Update>,
+) {
+    if let Err(error) = client.flush_outbox().await {
+        let note = format!("earlier unsent messages are still queued: {error}");
+        let _ = updates.send(Update::Problem(note));
+    }
+    while let Some((token, to, text)) = queue.recv().await {
+        let result = client.send(&to, &text).await;
+        let result = match result {
+            Ok(id) => Ok((id, now_ms())),
+            Err(error) => Err(SendFailure {
+                untrusted_identity: matches!(error, ClientError::UntrustedIdentity { .. }),
+                message: error.to_string(),
+            }),
+        };
+        let _ = updates.send(Update::Sent { token, result });
+    }
+}
+
+#[cfg(test)]
+mod tests;

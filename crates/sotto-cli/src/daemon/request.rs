@@ -1,0 +1,239 @@
+//! Decoding one JSON-RPC 2.0 request line into a typed [`Request`]: the daemon's only decoder of
+//! untrusted bytes. It depends on serde alone, so the fuzz target compiles this file as is
+//! (`fuzz/fuzz_targets/daemon_request.rs`).
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// A method call with its parameters checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Call {
+    /// `send`: a text to a user.
+    Send {
+        /// The recipient.
+        username: String,
+        /// The text.
+        text: String,
+    },
+    /// `conversations`: the contacts.
+    Conversations,
+    /// `history`: the conversation with a user.
+    History {
+        /// The contact.
+        username: String,
+    },
+    /// `verify`: the safety number, optionally accepting or marking it.
+    Verify {
+        /// The contact.
+        username: String,
+        /// Mark the current identity verified.
+        mark_verified: bool,
+        /// Accept a changed identity.
+        accept: bool,
+    },
+    /// `subscribe`: events as notifications from now on.
+    Subscribe,
+}
+
+/// A decoded request; without an id it is a notification and gets no answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// The request id, echoed in the answer.
+    pub id: Option<Value>,
+    /// What to do.
+    pub call: Call,
+}
+
+/// Why a line is not a request we can serve, with its JSON-RPC error code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RequestError {
+    /// Not JSON (-32700).
+    Parse,
+    /// JSON, but not a request object, or not version 2.0 (-32600).
+    Invalid {
+        /// The request's id, when it had one.
+        id: Option<Value>,
+        /// What is wrong.
+        why: String,
+    },
+    /// No such method (-32601).
+    UnknownMethod {
+        /// The request's id.
+        id: Option<Value>,
+    },
+    /// The method's parameters are wrong (-32602).
+    Params {
+        /// The request's id.
+        id: Option<Value>,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+impl RequestError {
+    /// The JSON-RPC error code.
+    pub fn code(&self) -> i64 {
+        match self {
+            Self::Parse => -32700,
+            Self::Invalid { .. } => -32600,
+            Self::UnknownMethod { .. } => -32601,
+            Self::Params { .. } => -32602,
+        }
+    }
+
+    /// The error message for the answer.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Parse => "parse error".to_owned(),
+            Self::Invalid { why, .. } => why.clone(),
+            Self::UnknownMethod { .. } => "method not found".to_owned(),
+            Self::Params { why, .. } => format!("invalid params: {why}"),
+        }
+    }
+
+    /// The id to answer with; `None` for a notification, which gets no answer unless the
+    /// request itself was unreadable (then the answer's id is null).
+    pub fn answer_id(&self) -> Option<Value> {
+        match self {
+            Self::Parse | Self::Invalid { id: None, .. } => Some(Value::Null),
+            Self::Invalid { id: Some(id), .. } => Some(id.clone()),
+            Self::UnknownMethod { id } | Self::Params { id, .. } => id.clone(),
+        }
+    }
+}
+
+/// The envelope of every request.
+#[derive(Deserialize)]
+struct Envelope {
+    jsonrpc: String,
+    method: String,
+    #[serde(default)]
+    params: Value,
+    id: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct UserParams {
+    username: String,
+}
+
+#[derive(Deserialize)]
+struct SendParams {
+    username: String,
+    text: String,
+}
+
+#[derive(Deserialize)]
+struct VerifyParams {
+    username: String,
+    #[serde(default)]
+    mark_verified: bool,
+    #[serde(default)]
+    accept: bool,
+}
+
+/// Decodes one request line.
+///
+/// # Errors
+/// [`RequestError`] says what is wrong and carries the id to answer with.
+pub fn decode(line: &str) -> Result<Request, RequestError> {
+    let envelope: Envelope = match serde_json::from_str(line) {
+        Ok(envelope) => envelope,
+        Err(e) if e.is_data() => {
+            let why = "invalid request".to_owned();
+            return Err(RequestError::Invalid { id: None, why });
+        }
+        Err(_) => return Err(RequestError::Parse),
+    };
+    let id = envelope.id;
+    if envelope.jsonrpc != "2.0" {
+        let why = "jsonrpc must be \"2.0\"".to_owned();
+        return Err(RequestError::Invalid { id, why });
+    }
+    let call = call(&envelope.method, envelope.params).map_err(|failure| match failure {
+        None => RequestError::UnknownMethod { id: id.clone() },
+        Some(why) => RequestError::Params {
+            id: id.clone(),
+            why,
+        },
+    })?;
+    Ok(Request { id, call })
+}
+
+/// The call of `method`: `Err(None)` for an unknown method, `Err(Some(why))` for bad params.
+fn call(method: &str, params: Value) -> Result<Call, Option<String>> {
+    fn parse<T: serde::de::DeserializeOwned>(params: Value) -> Result<T, Option<String>> {
+        serde_json::from_value(params).map_err(|e| Some(e.to_string()))
+    }
+    Ok(match method {
+        "send" => {
+            let SendParams { username, text } = parse(params)?;
+            Call::Send { username, text }
+        }
+        "conversations" => Call::Conversations,
+        "history" => {
+            let UserParams { username } = parse(params)?;
+            Call::History { username }
+        }
+        "verify" => {
+            let VerifyParams {
+                username,
+                mark_verified,
+                accept,
+            } = parse(params)?;
+            Call::Verify {
+                username,
+                mark_verified,
+                accept,
+            }
+        }
+        "subscribe" => Call::Subscribe,
+        _ => return Err(None),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn requests_decode_to_calls() {
+        let line =
+            r#"{"jsonrpc":"2.0","method":"send","params":{"username":"bob","text":"hi"},"id":7}"#;
+        let request = decode(line).unwrap();
+        assert_eq!(request.id, Some(Value::from(7)));
+        let (username, text) = ("bob".to_owned(), "hi".to_owned());
+        assert_eq!(request.call, Call::Send { username, text });
+        let line = r#"{"jsonrpc":"2.0","method":"subscribe"}"#;
+        assert_eq!(decode(line).unwrap().id, None);
+    }
+
+    #[test]
+    fn errors_carry_their_code_and_answer_id() {
+        let cases = [
+            ("{", -32700, Some(Value::Null)),
+            ("[1]", -32600, Some(Value::Null)),
+            (
+                r#"{"jsonrpc":"1.0","method":"send","id":1}"#,
+                -32600,
+                Some(Value::from(1)),
+            ),
+            (
+                r#"{"jsonrpc":"2.0","method":"nope","id":"x"}"#,
+                -32601,
+                Some(Value::from("x")),
+            ),
+            (r#"{"jsonrpc":"2.0","method":"nope"}"#, -32601, None),
+            (
+                r#"{"jsonrpc":"2.0","method":"history","id":2}"#,
+                -32602,
+                Some(Value::from(2)),
+            ),
+        ];
+        for (line, code, id) in cases {
+            let error = decode(line).unwrap_err();
+            assert_eq!((error.code(), error.answer_id()), (code, id), "{line}");
+        }
+    }
+}
