@@ -13,6 +13,7 @@ use sotto_proto::api::{PreKey, PreKeyUpload, SignedPreKey};
 
 #[cfg(test)]
 pub(crate) mod conformance;
+pub mod postgres;
 pub mod sqlite;
 
 /// A storage failure. Backend errors are logged by the caller, never shown to clients.
