@@ -419,7 +419,7 @@ async fn poll_loop(shared: Arc<Shared>, outbox: mpsc::Sender<Command>) {
         if !shared.healthy() {
             shared.wake_all();
         }
-        if ticks % refresh_every.max(1) == 0 {
+        if ticks.is_multiple_of(refresh_every.max(1)) {
             for (device, nonce) in shared.connected() {
                 let _ = outbox.try_send(Command::Claim(device, nonce));
             }
