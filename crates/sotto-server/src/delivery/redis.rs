@@ -270,6 +270,12 @@ async fn publish_loop(
                 break;
             }
             shared.publishing.store(true, Ordering::Release);
+            // Until its claim landed, wakes for a device went elsewhere: read once more.
+            for command in &batch {
+                if let Command::Claim(device, _) = command {
+                    shared.local.notify(device);
+                }
+            }
         }
         tokio::time::sleep(RECONNECT_EVERY).await;
     }
