@@ -46,14 +46,28 @@ impl Database {
             url,
         }
     }
+}
 
-    async fn drop_now(self) {
-        let mut conn = sqlx::PgConnection::connect(&self.admin_url).await.unwrap();
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(&mut conn)
-            .await
-            .unwrap();
+impl Drop for Database {
+    /// Drops the database even when the test panicked (on a thread with its own runtime:
+    /// this runs inside the test's).
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            });
+        });
+        let _ = dropped.join();
     }
 }
 
@@ -159,7 +173,6 @@ impl Cluster {
             let _ = node.child.start_kill();
             let _ = node.child.wait().await;
         }
-        self.database.drop_now().await;
     }
 }
 
@@ -254,6 +267,26 @@ async fn nodes_chat_in_real_time_share_presence_and_hand_out_each_prekey_once() 
     }
     taken.sort_unstable();
     assert_eq!(taken, (700..710).collect::<Vec<u64>>());
+
+    // `sotto admin --database` sees the cluster's accounts.
+    let users = Command::new(env!("CARGO_BIN_EXE_sotto"))
+        .args([
+            "admin",
+            "--database",
+            &cluster.database.url,
+            "users",
+            "--json",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(users.status.success(), "{users:?}");
+    let names: Vec<String> = String::from_utf8(users.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["username"].to_string())
+        .collect();
+    assert_eq!(names, ["\"alice\"", "\"bob\""]);
     cluster.stop().await;
 }
 
