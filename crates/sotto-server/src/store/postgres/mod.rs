@@ -27,7 +27,7 @@ use std::time::Duration;
 /// Migrations embedded at build time from `migrations/postgres/`.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Connections per node: the writer holds one, reads and single-row writes share the rest.
+/// Connections per node: the writer takes one per batch, reads and single-row writes share them.
 const POOL_SIZE: u32 = 16;
 
 /// The PostgreSQL store.
