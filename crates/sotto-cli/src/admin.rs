@@ -1,4 +1,4 @@
-//! `sotto admin`: operator commands on a relay's data directory.
+//! `sotto admin`: operator commands on a relay's data directory (or a cluster's database).
 
 use crate::serve::default_data_dir;
 use anyhow::{Context, Result, bail};
@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use sotto_server::admin::disclose;
 use sotto_server::domain::{Username, token_hash};
 use sotto_server::store::sqlite::SqliteStore;
-use sotto_server::store::{AccountStore, Day};
+use sotto_server::store::{Day, Store};
 use std::io::Write as _;
 use std::path::PathBuf;
 
@@ -15,6 +15,9 @@ pub struct AdminArgs {
     /// The relay's data directory [default: the user's data directory].
     #[arg(long, env = "SOTTO_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
+    /// The cluster's PostgreSQL URL, instead of a data directory.
+    #[arg(long, env = "SOTTO_DATABASE_URL", global = true)]
+    database: Option<String>,
     #[command(subcommand)]
     command: AdminCommand,
 }
@@ -51,6 +54,14 @@ enum AdminCommand {
 }
 
 pub async fn run(args: AdminArgs) -> Result<()> {
+    if let Some(url) = &args.database {
+        let store = sotto_server::store::postgres::PostgresStore::connect(url)
+            .await
+            .context("cannot open the PostgreSQL database")?;
+        let result = command(&store, args.command).await;
+        store.close().await;
+        return result;
+    }
     let dir = match args.data_dir {
         Some(dir) => dir,
         None => default_data_dir()?,
@@ -73,7 +84,7 @@ fn username(raw: &str) -> Result<Username> {
     Username::parse(raw).with_context(|| format!("'{raw}' is not a valid username"))
 }
 
-async fn command(store: &SqliteStore, command: AdminCommand) -> Result<()> {
+async fn command(store: &dyn Store, command: AdminCommand) -> Result<()> {
     let mut out = std::io::stdout();
     match command {
         AdminCommand::Disclose { username: name } => {
@@ -122,7 +133,7 @@ async fn command(store: &SqliteStore, command: AdminCommand) -> Result<()> {
     Ok(())
 }
 
-async fn set_disabled(store: &SqliteStore, name: &str, disabled: bool) -> Result<()> {
+async fn set_disabled(store: &dyn Store, name: &str, disabled: bool) -> Result<()> {
     if !store.set_disabled(&username(name)?, disabled).await? {
         bail!("no account '{name}'");
     }

@@ -1,18 +1,18 @@
 //! `sotto serve`: settings from flags, environment and an optional TOML file, in that order
-//! of precedence, then the relay on embedded SQLite.
+//! of precedence, then the relay on embedded SQLite (or PostgreSQL and Redis for a cluster).
+
+mod cluster;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use serde::Deserialize;
 use sotto_server::blobs::LocalBlobs;
 use sotto_server::config::{Limits, Policy, RateLimitConfig, RegistrationMode};
-use sotto_server::relay::{Listener, Relay};
-use sotto_server::store::sqlite::SqliteStore;
+use sotto_server::relay::Listener;
 use sotto_server::tls::{TlsListener, acceptor};
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Where attachment blobs live inside the data directory.
 const ATTACHMENTS_DIR: &str = "attachments";
@@ -43,6 +43,13 @@ pub struct ServeArgs {
     /// Turn rate limits off (benchmarks and trusted test setups only).
     #[arg(long, env = "SOTTO_NO_RATE_LIMITS")]
     no_rate_limits: bool,
+    /// PostgreSQL URL (postgres://user@host/db) instead of SQLite in --data-dir: for clusters.
+    #[arg(long, env = "SOTTO_DATABASE_URL")]
+    database: Option<String>,
+    /// Redis URL (redis://host:port): cross-node wake-ups, presence and rate limits. Needs
+    /// --database, since every node must share the mailboxes.
+    #[arg(long, env = "SOTTO_REDIS_URL", requires = "database")]
+    redis: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, Deserialize)]
@@ -146,15 +153,9 @@ async fn bind(settings: &Settings) -> Result<Listener> {
 }
 
 pub async fn run(args: ServeArgs) -> Result<()> {
+    let (database, redis) = (args.database.clone(), args.redis.clone());
     let settings = settings(args)?;
-    let store = SqliteStore::open(&settings.data_dir)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot open the database in {}",
-                settings.data_dir.display()
-            )
-        })?;
+    let store = cluster::open_store(database.as_deref(), &settings.data_dir).await?;
     let listener = bind(&settings).await?;
     let addr = listener.local_addr()?;
     let scheme = if settings.tls.is_some() {
@@ -167,7 +168,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             "serving plain HTTP on {addr}, a non-loopback address: use --tls-cert/--tls-key or a TLS-terminating reverse proxy"
         );
     }
-    tracing::info!(data_dir = %settings.data_dir.display(), registration = ?settings.policy.registration, "relay starting");
+    tracing::info!(database = store.describe(), registration = ?settings.policy.registration, "relay starting");
     // Announced on stdout so scripts and tests can find a port chosen by the OS.
     let mut stdout = std::io::stdout();
     writeln!(stdout, "listening on {scheme}://{addr}")?;
@@ -178,8 +179,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             settings.data_dir.display()
         )
     })?;
-    let relay = Relay::new(Arc::new(store.clone()), settings.policy)
-        .with_attachments(Arc::new(store.clone()), Arc::new(blobs));
+    let relay = cluster::relay(&store, redis.as_deref(), settings.policy)?
+        .with_attachments(std::sync::Arc::new(blobs));
     relay.serve(listener, shutdown_signal()).await?;
     store.close().await;
     tracing::info!("relay stopped");

@@ -2,7 +2,7 @@
 //! relay holds about one account, which is all that a lawful request could obtain from it.
 
 use crate::domain::{DeviceAddress, Username};
-use crate::store::{AttachmentIndex, Store, StoreError};
+use crate::store::{Store, StoreError};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
@@ -72,7 +72,7 @@ pub const NEVER_STORED: &[&str] = &[
 
 /// Builds the report for `username`; `None` if there is no such account.
 pub async fn disclose(
-    store: &(impl Store + AttachmentIndex),
+    store: &dyn Store,
     username: &Username,
 ) -> Result<Option<DisclosureReport>, StoreError> {
     let Some(account) = store.account_by_username(username).await? else {

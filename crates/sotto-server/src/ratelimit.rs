@@ -1,6 +1,8 @@
 //! Token-bucket rate limits behind a trait; the in-memory one serves a single node, a cluster
 //! backend (Redis) can implement the same trait.
 
+pub mod redis;
+
 use crate::config::{BucketConfig, RateLimitConfig};
 use crate::domain::AccountId;
 use async_trait::async_trait;

@@ -34,9 +34,18 @@ pub struct Relay {
 impl Relay {
     /// A single-node relay (in-process bus and rate limits) over `store`.
     pub fn new(store: Arc<dyn Store>, policy: Policy) -> Self {
-        let (shutdown, shutdown_rx) = watch::channel(false);
         let limiter = Arc::new(InMemoryRateLimiter::new(policy.rate_limits.clone()));
-        let bus: Arc<dyn crate::delivery::DeliveryBus> = Arc::new(LocalBus::new());
+        Self::with_bus(store, policy, Arc::new(LocalBus::new()), limiter)
+    }
+
+    /// A relay with a given bus and rate limiter: a cluster node passes its Redis ones.
+    pub fn with_bus(
+        store: Arc<dyn Store>,
+        policy: Policy,
+        bus: Arc<dyn crate::delivery::DeliveryBus>,
+        limiter: Arc<dyn crate::ratelimit::RateLimiter>,
+    ) -> Self {
+        let (shutdown, shutdown_rx) = watch::channel(false);
         store.set_commit_hook(Arc::new(crate::delivery::bus::BusHook(bus.clone())));
         let state = AppState {
             directory: crate::api::directory::Directory::new(
@@ -54,12 +63,9 @@ impl Relay {
         Self { state, shutdown }
     }
 
-    /// Stores attachments: records in `index`, bytes in `blobs`.
-    pub fn with_attachments(
-        mut self,
-        index: Arc<dyn AttachmentIndex>,
-        blobs: Arc<dyn BlobStorage>,
-    ) -> Self {
+    /// Stores attachments: their records in the relay's store, their bytes in `blobs`.
+    pub fn with_attachments(mut self, blobs: Arc<dyn BlobStorage>) -> Self {
+        let index: Arc<dyn AttachmentIndex> = self.state.store.clone();
         self.state.attachments = Some(Arc::new(Attachments::new(index, blobs)));
         self
     }

@@ -10,9 +10,10 @@ use tokio::process::Child;
 #[derive(Debug, Args)]
 pub struct TargetArgs {
     /// Benchmark a running relay at this URL instead of starting one (it must run with
-    /// --no-rate-limits).
-    #[arg(long, requires = "server_pid")]
-    server: Option<String>,
+    /// --no-rate-limits). Several comma-separated URLs spread the clients over the nodes of
+    /// a cluster: device i connects to and sends through node i mod n.
+    #[arg(long, requires = "server_pid", value_delimiter = ',')]
+    server: Vec<String>,
     /// Process id of the relay given by --server, to read its memory use.
     #[arg(long)]
     server_pid: Option<u32>,
@@ -23,7 +24,10 @@ pub struct TargetArgs {
 
 /// A relay to benchmark.
 pub struct Target {
+    /// The first (or only) node.
     pub client: RelayClient,
+    /// Every node, the first one included.
+    pub nodes: Vec<RelayClient>,
     pub pid: u32,
     _child: Option<Child>,
     _dir: Option<tempfile::TempDir>,
@@ -31,9 +35,10 @@ pub struct Target {
 
 impl Target {
     pub async fn start(args: &TargetArgs) -> Result<Target> {
-        if let (Some(url), Some(pid)) = (&args.server, args.server_pid) {
+        if let (Some(url), Some(pid)) = (args.server.first(), args.server_pid) {
             return Ok(Target {
                 client: RelayClient::new(url),
+                nodes: args.server.iter().map(|u| RelayClient::new(u)).collect(),
                 pid,
                 _child: None,
                 _dir: None,
@@ -52,6 +57,7 @@ impl Target {
         let pid = child.id().context("sotto serve has no pid")?;
         Ok(Target {
             client: RelayClient::new(&url),
+            nodes: vec![RelayClient::new(&url)],
             pid,
             _child: Some(child),
             _dir: dir,
@@ -95,10 +101,23 @@ impl Target {
 }
 
 impl Target {
-    /// The relay's `(commits, writes)` mailbox counters from `/metrics`.
+    /// The node serving device `i`.
+    pub fn node(&self, i: usize) -> &RelayClient {
+        &self.nodes[i % self.nodes.len()]
+    }
+
+    /// The `(commits, writes)` mailbox counters from `/metrics`, summed over the nodes.
     pub async fn commit_counters(&self) -> Result<(u64, u64)> {
-        let (_, body) = self
-            .client
+        let mut sum = (0, 0);
+        for node in &self.nodes {
+            let (commits, writes) = Self::node_counters(node).await?;
+            sum = (sum.0 + commits, sum.1 + writes);
+        }
+        Ok(sum)
+    }
+
+    async fn node_counters(node: &RelayClient) -> Result<(u64, u64)> {
+        let (_, body) = node
             .request(hyper::Method::GET, "/metrics", None, None)
             .await?;
         let text = String::from_utf8_lossy(&body);

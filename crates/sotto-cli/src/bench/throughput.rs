@@ -64,8 +64,8 @@ pub async fn run(args: ThroughputArgs) -> Result<()> {
     let bar = progress(args.messages, "delivered");
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut receivers = Vec::new();
-    for device in devices.iter() {
-        let mut socket = target.client.connect(device).await?;
+    for (i, device) in devices.iter().enumerate() {
+        let mut socket = target.node(i).connect(device).await?;
         wait_queue_empty(&mut socket).await?;
         receivers.push(tokio::spawn(receive(
             socket,
@@ -80,7 +80,7 @@ pub async fn run(args: ThroughputArgs) -> Result<()> {
     let senders: Vec<_> = (0..args.concurrency)
         .map(|lane| {
             tokio::spawn(send_lane(
-                target.client.clone(),
+                Arc::new(target.nodes.clone()),
                 devices.clone(),
                 lane,
                 clock,
@@ -133,8 +133,10 @@ fn args_lane(args: &ThroughputArgs) -> Lane {
 
 /// Sends envelopes number `lane`, `lane + lanes`, … ; at a fixed rate, envelope k is due at
 /// k / rate seconds and carries that due time (so queueing delay in the generator counts).
+/// Envelope k goes through the node of its sender, device k: with several nodes, the
+/// recipient k+1 is on another node, so every delivery crosses nodes.
 async fn send_lane(
-    client: RelayClient,
+    nodes: Arc<Vec<RelayClient>>,
     devices: Arc<Vec<Credentials>>,
     lane: usize,
     clock: Instant,
@@ -159,6 +161,7 @@ async fn send_lane(
                 .to_le_bytes(),
         );
         let id = format!("bench-{k:016}");
+        let client = &nodes[(k as usize) % devices.len() % nodes.len()];
         let (status, answer) = client
             .send(from, &to.account_id, &id, vec![(1, content)])
             .await?;

@@ -42,6 +42,20 @@ impl std::fmt::Debug for Subscription {
     }
 }
 
+impl Subscription {
+    /// Runs `extra` too when the subscription ends (after the bus's own release).
+    pub fn on_release(mut self, extra: impl FnOnce() + Send + Sync + 'static) -> Self {
+        let first = self.release.take();
+        self.release = Some(Box::new(move || {
+            if let Some(first) = first {
+                first();
+            }
+            extra();
+        }));
+        self
+    }
+}
+
 impl Drop for Subscription {
     fn drop(&mut self) {
         if let Some(release) = self.release.take() {
@@ -94,6 +108,14 @@ impl LocalBus {
     /// An empty bus.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Closes the device's connection on this node, if any: it connected to another node.
+    pub fn supersede(&self, device: &DeviceAddress) {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(old) = slots.remove(device) {
+            let _ = old.superseded.send(true);
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod bus;
 mod connection;
+pub mod redis;
 
 pub use bus::{DeliveryBus, LocalBus, Subscription};
 

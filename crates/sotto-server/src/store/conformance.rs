@@ -572,7 +572,7 @@ async fn commit_hook_sees_each_stored_envelope_once(f: Fixture) {
 }
 
 /// The attachment index's contract; every backend's tests call it with a fresh store.
-pub(crate) async fn attachments<S: Store + crate::store::AttachmentIndex>(store: &S) {
+pub(crate) async fn attachments(store: &dyn Store) {
     use crate::domain::AttachmentId;
     use crate::store::{AttachmentUsage, NewAttachment};
     let owner = register(store, "uploader").await;

@@ -15,6 +15,7 @@ use sotto_proto::api::{PreKey, PreKeyUpload, SignedPreKey};
 mod attachments;
 #[cfg(test)]
 pub(crate) mod conformance;
+pub mod postgres;
 pub mod sqlite;
 
 /// A storage failure. Backend errors are logged by the caller, never shown to clients.
@@ -334,9 +335,9 @@ pub trait Mailbox: Send + Sync {
 }
 
 /// Everything a relay needs from storage.
-pub trait Store: AccountStore + PreKeyStore + Mailbox {}
+pub trait Store: AccountStore + PreKeyStore + Mailbox + AttachmentIndex {}
 
-impl<T: AccountStore + PreKeyStore + Mailbox> Store for T {}
+impl<T: AccountStore + PreKeyStore + Mailbox + AttachmentIndex> Store for T {}
 
 #[cfg(test)]
 mod tests {

@@ -74,8 +74,7 @@ impl TestRelay {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).await.unwrap();
         let blobs = LocalBlobs::open(dir.path().join("attachments")).unwrap();
-        let relay = Relay::new(Arc::new(store.clone()), policy)
-            .with_attachments(Arc::new(store.clone()), Arc::new(blobs));
+        let relay = Relay::new(Arc::new(store.clone()), policy).with_attachments(Arc::new(blobs));
         Self {
             relay,
             store,
