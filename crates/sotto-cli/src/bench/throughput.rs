@@ -1,10 +1,13 @@
 //! Throughput and latency: every device is connected; envelopes go round-robin from device
 //! i to device i+1; each carries its send time, so the receiver measures send→deliver.
+//! With `--wire binary` (the default) sends, pushes and acks share each device's binary
+//! WebSocket; with `--wire json` sends are HTTP `PUT`s and the WebSocket speaks JSON.
 
+use super::binary::{self, DeviceLink};
 use super::server::{Target, TargetArgs, memory_kib, progress};
 use super::stats::Latencies;
 use anyhow::{Context, Result, bail};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use hyper::StatusCode;
 use serde_json::json;
@@ -33,6 +36,9 @@ pub struct ThroughputArgs {
     /// Sends in flight at once.
     #[arg(long, default_value_t = 256)]
     concurrency: usize,
+    /// How the devices talk to the relay.
+    #[arg(long, value_enum, default_value_t = Wire::Binary)]
+    wire: Wire,
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
@@ -40,11 +46,37 @@ pub struct ThroughputArgs {
     target: TargetArgs,
 }
 
+/// The relay's two wire formats, as the bench uses them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Wire {
+    /// Binary WebSocket frames for sends, pushes and batched acks.
+    Binary,
+    /// HTTP `PUT` with a JSON body for sends; JSON text frames, one ack per frame.
+    Json,
+}
+
 /// Shared delivery counters.
-struct Delivered {
+pub(super) struct Delivered {
     count: AtomicU64,
     done: Notify,
     goal: u64,
+}
+
+impl Delivered {
+    /// Counts one delivered envelope; wakes the waiter at the goal.
+    pub(super) fn record(&self, bar: &indicatif::ProgressBar) {
+        bar.inc(1);
+        if self.count.fetch_add(1, Ordering::Relaxed) + 1 == self.goal {
+            self.done.notify_one();
+        }
+    }
+}
+
+/// How sender lanes send.
+#[derive(Clone)]
+enum Sender {
+    Http(RelayClient),
+    Binary(Arc<Vec<DeviceLink>>),
 }
 
 pub async fn run(args: ThroughputArgs) -> Result<()> {
@@ -64,7 +96,22 @@ pub async fn run(args: ThroughputArgs) -> Result<()> {
     let bar = progress(args.messages, "delivered");
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut receivers = Vec::new();
+    let mut links = Vec::new();
     for device in devices.iter() {
+        if args.wire == Wire::Binary {
+            let (link, task) = binary::open(
+                &target.client,
+                device,
+                clock,
+                delivered.clone(),
+                bar.clone(),
+                stopped.clone(),
+            )
+            .await?;
+            links.push(link);
+            receivers.push(task);
+            continue;
+        }
         let mut socket = target.client.connect(device).await?;
         wait_queue_empty(&mut socket).await?;
         receivers.push(tokio::spawn(receive(
@@ -75,12 +122,16 @@ pub async fn run(args: ThroughputArgs) -> Result<()> {
             stopped.clone(),
         )));
     }
+    let sender = match args.wire {
+        Wire::Binary => Sender::Binary(Arc::new(links)),
+        Wire::Json => Sender::Http(target.client.clone()),
+    };
     let commits_before = target.commit_counters().await?;
     let started = clock.elapsed();
     let senders: Vec<_> = (0..args.concurrency)
         .map(|lane| {
             tokio::spawn(send_lane(
-                target.client.clone(),
+                sender.clone(),
                 devices.clone(),
                 lane,
                 clock,
@@ -134,7 +185,7 @@ fn args_lane(args: &ThroughputArgs) -> Lane {
 /// Sends envelopes number `lane`, `lane + lanes`, … ; at a fixed rate, envelope k is due at
 /// k / rate seconds and carries that due time (so queueing delay in the generator counts).
 async fn send_lane(
-    client: RelayClient,
+    sender: Sender,
     devices: Arc<Vec<Credentials>>,
     lane: usize,
     clock: Instant,
@@ -159,11 +210,20 @@ async fn send_lane(
                 .to_le_bytes(),
         );
         let id = format!("bench-{k:016}");
-        let (status, answer) = client
-            .send(from, &to.account_id, &id, vec![(1, content)])
-            .await?;
-        if status != StatusCode::OK {
-            bail!("send failed: {status} {answer}");
+        match &sender {
+            Sender::Http(client) => {
+                let (status, answer) = client
+                    .send(from, &to.account_id, &id, vec![(1, content)])
+                    .await?;
+                if status != StatusCode::OK {
+                    bail!("send failed: {status} {answer}");
+                }
+            }
+            Sender::Binary(links) => {
+                links[(k as usize) % links.len()]
+                    .send(&to.account_id, id, content)
+                    .await?;
+            }
         }
         k += cfg.lanes;
     }
@@ -206,10 +266,7 @@ async fn receive(
                 latencies.record(clock.elapsed().saturating_sub(sent_at(&envelope.content.0)));
                 let ack = json!({"type": "ack", "id": envelope.id}).to_string();
                 socket.feed(Message::Text(ack.into())).await?;
-                bar.inc(1);
-                if delivered.count.fetch_add(1, Ordering::Relaxed) + 1 == delivered.goal {
-                    delivered.done.notify_one();
-                }
+                delivered.record(&bar);
             }
             next = socket.next().now_or_never().flatten();
         }
@@ -219,7 +276,7 @@ async fn receive(
 }
 
 /// The send time stamped in an envelope's first 8 bytes.
-fn sent_at(content: &[u8]) -> Duration {
+pub(super) fn sent_at(content: &[u8]) -> Duration {
     let micros = content
         .get(..8)
         .and_then(|b| <[u8; 8]>::try_from(b).ok())
@@ -242,6 +299,7 @@ fn report(
         "envelope_bytes": args.size,
         "target_rate_per_s": if args.rate == 0 { json!("max") } else { json!(args.rate) },
         "concurrency": args.concurrency,
+        "wire": format!("{:?}", args.wire).to_lowercase(),
         "delivered": count,
         "server_commits": commits,
         "server_writes_per_commit": (writes as f64 / commits.max(1) as f64 * 10.0).round() / 10.0,
