@@ -62,6 +62,7 @@ corpus_tests!(
     decrypt_prekey,
     two_party,
     api_json,
+    ws_frames,
 );
 
 /// The hand-made seeds are valid inputs, so they pass the harness (and they reach deep: the
@@ -87,6 +88,7 @@ fn seeds_pass_and_every_target_has_some() {
             "decrypt_ratchet" => harness::decrypt_ratchet,
             "decrypt_prekey" => harness::decrypt_prekey,
             "api_json" => harness::api_json,
+            "ws_frames" => harness::ws_frames,
             _ => harness::two_party,
         };
         check(data);
