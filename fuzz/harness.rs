@@ -872,11 +872,19 @@ pub fn ws_frames(data: &[u8]) {
     use sotto_proto::frames;
     if let Ok(kind) = frames::decode_client(data) {
         let again = frames::decode_client(&frames::encode_client(kind.clone()));
-        assert_eq!(again.as_ref(), Ok(&kind), "client frame round trip changed the value");
+        assert_eq!(
+            again.as_ref(),
+            Ok(&kind),
+            "client frame round trip changed the value"
+        );
     }
     if let Ok(kind) = frames::decode_server(data) {
         let again = frames::decode_server(&frames::encode_server(kind.clone()));
-        assert_eq!(again.as_ref(), Ok(&kind), "server frame round trip changed the value");
+        assert_eq!(
+            again.as_ref(),
+            Ok(&kind),
+            "server frame round trip changed the value"
+        );
     }
 }
 
@@ -887,7 +895,10 @@ fn ws_frames_seeds() -> Vec<Vec<u8>> {
         request_id: 1,
         recipient_account: "0123456789abcdef0123456789abcdef".into(),
         message_id: "message-000000000001".into(),
-        envelopes: vec![DeviceCiphertext { device_id: 1, content: vec![0xab; 40] }],
+        envelopes: vec![DeviceCiphertext {
+            device_id: 1,
+            content: vec![0xab; 40],
+        }],
     };
     let pushed = PushedEnvelope {
         id: 3,
@@ -911,7 +922,9 @@ fn ws_frames_seeds() -> Vec<Vec<u8>> {
     };
     vec![
         encode_client(client_message::Kind::Send(send)),
-        encode_client(client_message::Kind::Acks(Acks { ids: vec![1, 2, 300] })),
+        encode_client(client_message::Kind::Acks(Acks {
+            ids: vec![1, 2, 300],
+        })),
         encode_server(server_message::Kind::Envelope(pushed)),
         encode_server(server_message::Kind::QueueEmpty(QueueEmpty {})),
         encode_server(server_message::Kind::SendResult(failed)),

@@ -246,7 +246,7 @@ mod tests {
         let acks = client_message::Kind::Acks(Acks { ids: vec![1, 5, 9] });
         assert_eq!(decode_client(&encode_client(acks.clone())).unwrap(), acks);
         let empty = server_message::Kind::QueueEmpty(QueueEmpty {});
-        assert_eq!(decode_server(&encode_server(empty)).unwrap(), empty);
+        assert_eq!(decode_server(&encode_server(empty.clone())).unwrap(), empty);
     }
 
     #[test]

@@ -163,6 +163,9 @@ async fn sends_are_answered_pushed_and_acked_in_one_frame() {
     queue_empty(&mut again).await;
 }
 
+/// Recipient, message id, envelopes, expected status and code.
+type FailedSend<'a> = (&'a str, &'a str, Vec<(u32, Vec<u8>)>, u32, &'a str);
+
 #[tokio::test]
 async fn failed_sends_are_typed_results_and_the_connection_stays_up() {
     let relay = TestRelay::new(relaxed()).await;
@@ -175,7 +178,7 @@ async fn failed_sends_are_typed_results_and_the_connection_stays_up() {
     let mut socket = connect(&url, &alice).await;
     queue_empty(&mut socket).await;
     let too_large = vec![7u8; 96 * 1024 + 1];
-    let cases: [(&str, &str, Vec<(u32, Vec<u8>)>, u32, &str); 5] = [
+    let cases: [FailedSend; 5] = [
         (
             &bob.account,
             "message-000000000001",

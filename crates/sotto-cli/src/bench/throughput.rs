@@ -4,7 +4,7 @@
 //! WebSocket; with `--wire json` sends are HTTP `PUT`s and the WebSocket speaks JSON.
 
 use super::binary::{self, DeviceLink};
-use super::server::{Target, TargetArgs, memory_kib, progress};
+use super::server::{Target, TargetArgs, cpu_ms, memory_kib, progress};
 use super::stats::Latencies;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
@@ -127,6 +127,7 @@ pub async fn run(args: ThroughputArgs) -> Result<()> {
         Wire::Json => Sender::Http(target.client.clone()),
     };
     let commits_before = target.commit_counters().await?;
+    let cpu_before = (cpu_ms(&target.pid.to_string())?, cpu_ms("self")?);
     let started = clock.elapsed();
     let senders: Vec<_> = (0..args.concurrency)
         .map(|lane| {
@@ -150,6 +151,8 @@ pub async fn run(args: ThroughputArgs) -> Result<()> {
             .context("not every envelope was delivered within 120 s")?;
     }
     let elapsed = clock.elapsed() - started;
+    let cpu_after = (cpu_ms(&target.pid.to_string())?, cpu_ms("self")?);
+    let cpu = (cpu_after.0 - cpu_before.0, cpu_after.1 - cpu_before.1);
     bar.finish_and_clear();
     stop.send_replace(true);
     let mut latencies = Latencies::default();
@@ -161,7 +164,9 @@ pub async fn run(args: ThroughputArgs) -> Result<()> {
         commits_after.0 - commits_before.0,
         commits_after.1 - commits_before.1,
     );
-    report(&args, &target, elapsed, &delivered, latencies, batching)
+    report(
+        &args, &target, elapsed, &delivered, latencies, batching, cpu,
+    )
 }
 
 /// What one sender lane needs from the arguments.
@@ -291,9 +296,11 @@ fn report(
     delivered: &Delivered,
     mut latencies: Latencies,
     (commits, writes): (u64, u64),
+    (relay_cpu_ms, generator_cpu_ms): (u64, u64),
 ) -> Result<()> {
     let (rss, peak) = memory_kib(target.pid)?;
     let count = delivered.count.load(Ordering::Relaxed);
+    let per_envelope_us = |ms: u64| (ms as f64 * 1000.0 / count.max(1) as f64).round();
     let report = json!({
         "devices": args.devices,
         "envelope_bytes": args.size,
@@ -310,6 +317,8 @@ fn report(
         "p99_ms": latencies.quantile_ms(0.99),
         "p999_ms": latencies.quantile_ms(0.999),
         "max_ms": latencies.quantile_ms(1.0),
+        "server_cpu_us_per_envelope": per_envelope_us(relay_cpu_ms),
+        "generator_cpu_us_per_envelope": per_envelope_us(generator_cpu_ms),
         "server_rss_mib": rss as f64 / 1024.0,
         "server_peak_rss_mib": peak as f64 / 1024.0,
     });
