@@ -51,7 +51,9 @@ struct Connection {
     unanswered_pings: u32,
     format: FrameFormat,
     sends_in_flight: usize,
-    results: mpsc::Sender<SendResult>,
+    /// Where finished sends report; only binary connections have it (an idle JSON connection
+    /// would otherwise hold the channel's first block, a few KiB).
+    results: Option<mpsc::Sender<SendResult>>,
 }
 
 /// Serves a device until it disconnects, is superseded, or the server shuts down.
@@ -66,7 +68,13 @@ pub(super) async fn serve(
     // Subscribe before the first read, so an envelope committed meanwhile still wakes us.
     let subscription = state.bus.subscribe(&device);
     let (sink, stream) = socket.split();
-    let (results, finished) = mpsc::channel(MAX_SENDS);
+    let (results, finished) = match format {
+        FrameFormat::Binary => {
+            let (results, finished) = mpsc::channel(MAX_SENDS);
+            (Some(results), Some(finished))
+        }
+        FrameFormat::Json => (None, None),
+    };
     let mut connection = Connection {
         state,
         device,
@@ -97,7 +105,7 @@ impl Connection {
         &mut self,
         mut stream: SplitStream<WebSocket>,
         mut subscription: crate::delivery::Subscription,
-        mut finished: mpsc::Receiver<SendResult>,
+        mut finished: Option<mpsc::Receiver<SendResult>>,
     ) -> End {
         let mut shutdown = self.state.shutdown.clone();
         // Keep-alive: two pings in a row without any pong close the connection.
@@ -118,7 +126,7 @@ impl Connection {
                     return End::Close(CLOSE_CONNECTED_ELSEWHERE, "connected elsewhere".into());
                 }
                 _ = shutdown.changed() => return End::Close(CLOSE_GOING_AWAY, "server shutting down".into()),
-                Some(result) = finished.recv() => {
+                Some(result) = next_result(&mut finished) => {
                     if let Err(end) = self.on_send_results(result, &mut finished).await {
                         return end;
                     }
@@ -223,21 +231,25 @@ impl Connection {
     async fn on_send_results(
         &mut self,
         first: SendResult,
-        finished: &mut mpsc::Receiver<SendResult>,
+        finished: &mut Option<mpsc::Receiver<SendResult>>,
     ) -> Result<(), End> {
         let mut next = Some(first);
         while let Some(result) = next.take() {
             self.sends_in_flight = self.sends_in_flight.saturating_sub(1);
             self.feed(Outgoing::SendResult(result)).await?;
-            next = finished.try_recv().ok();
+            next = finished.as_mut().and_then(|f| f.try_recv().ok());
         }
         self.sink.flush().await.map_err(|_| End::Gone)
     }
 
     fn start_send(&mut self, send: SendMessage) {
+        // Only binary connections decode sends, and they all have a result channel.
+        let Some(results) = self.results.clone() else {
+            return;
+        };
         self.sends_in_flight += 1;
         let state = self.state.clone();
-        super::send::spawn(state, self.device.clone(), send, self.results.clone());
+        super::send::spawn(state, self.device.clone(), send, results);
     }
 
     /// Handles one client frame, gathering any acks already waiting into one delete.
@@ -323,6 +335,14 @@ fn is_too_large(error: &axum::Error) -> bool {
         cause.and_then(|e| e.downcast_ref::<tungstenite::Error>()),
         Some(tungstenite::Error::Capacity(_))
     )
+}
+
+/// The next finished send, or never on a connection without sends.
+async fn next_result(finished: &mut Option<mpsc::Receiver<SendResult>>) -> Option<SendResult> {
+    match finished {
+        Some(finished) => finished.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Closes for a frame the client should not have sent; the reason is cut to fit a close frame.
