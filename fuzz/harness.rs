@@ -865,6 +865,72 @@ where
     }
 }
 
+/// The binary frames of the delivery WebSocket (`sotto_proto::frames`), read by the relay
+/// (client frames) and by clients (server frames): input either fails with a typed error or
+/// decodes to a value that encodes back to a frame decoding to the same value.
+pub fn ws_frames(data: &[u8]) {
+    use sotto_proto::frames;
+    if let Ok(kind) = frames::decode_client(data) {
+        let again = frames::decode_client(&frames::encode_client(kind.clone()));
+        assert_eq!(
+            again.as_ref(),
+            Ok(&kind),
+            "client frame round trip changed the value"
+        );
+    }
+    if let Ok(kind) = frames::decode_server(data) {
+        let again = frames::decode_server(&frames::encode_server(kind.clone()));
+        assert_eq!(
+            again.as_ref(),
+            Ok(&kind),
+            "server frame round trip changed the value"
+        );
+    }
+}
+
+/// Example binary frames: a send, an ack batch, a pushed envelope, queue empty, a send error.
+fn ws_frames_seeds() -> Vec<Vec<u8>> {
+    use sotto_proto::frames::*;
+    let send = SendMessage {
+        request_id: 1,
+        recipient_account: "0123456789abcdef0123456789abcdef".into(),
+        message_id: "message-000000000001".into(),
+        envelopes: vec![DeviceCiphertext {
+            device_id: 1,
+            content: vec![0xab; 40],
+        }],
+    };
+    let pushed = PushedEnvelope {
+        id: 3,
+        message_id: "message-000000000001".into(),
+        sender_account: Some("0123456789abcdef0123456789abcdef".into()),
+        sender_device: Some(1),
+        server_timestamp: 1_790_000_000_000,
+        content: vec![0xcd; 40],
+    };
+    let failed = SendResult {
+        request_id: 2,
+        duplicate: false,
+        error: Some(SendError {
+            status: 409,
+            code: "device_mismatch".into(),
+            message: "device list mismatch".into(),
+            missing_devices: vec![2],
+            extra_devices: vec![3],
+            retry_after_s: 0,
+        }),
+    };
+    vec![
+        encode_client(client_message::Kind::Send(send)),
+        encode_client(client_message::Kind::Acks(Acks {
+            ids: vec![1, 2, 300],
+        })),
+        encode_server(server_message::Kind::Envelope(pushed)),
+        encode_server(server_message::Kind::QueueEmpty(QueueEmpty {})),
+        encode_server(server_message::Kind::SendResult(failed)),
+    ]
+}
+
 /// Example API bodies (hand-written, each valid for at least one type).
 fn api_json_seeds() -> Vec<Vec<u8>> {
     [
@@ -942,6 +1008,9 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     let mut out = Vec::new();
     for json in api_json_seeds() {
         out.push(("api_json", json));
+    }
+    for frame in ws_frames_seeds() {
+        out.push(("ws_frames", frame));
     }
     let (alice, bob) = (&f.alice, &f.bob);
     out.push((

@@ -63,6 +63,7 @@ corpus_tests!(
     two_party,
     api_json,
     attachment,
+    ws_frames,
 );
 
 /// The hand-made seeds are valid inputs, so they pass the harness (and they reach deep: the
@@ -89,6 +90,7 @@ fn seeds_pass_and_every_target_has_some() {
             "decrypt_prekey" => harness::decrypt_prekey,
             "api_json" => harness::api_json,
             "attachment" => harness::attachment,
+            "ws_frames" => harness::ws_frames,
             _ => harness::two_party,
         };
         check(data);

@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod fingerprint;
+pub mod frames;
 pub mod protocol;
 
 pub use prost::Message;

@@ -1,6 +1,7 @@
 //! `sotto bench`: load tests of the relay with raw envelopes (no encryption, so the numbers
 //! are the relay's), and the raw SQLite floor to compare them with.
 
+mod binary;
 mod chat;
 mod floor;
 mod idle;

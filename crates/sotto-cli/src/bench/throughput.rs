@@ -1,10 +1,13 @@
 //! Throughput and latency: every device is connected; envelopes go round-robin from device
 //! i to device i+1; each carries its send time, so the receiver measures send→deliver.
+//! With `--wire binary` (the default) sends, pushes and acks share each device's binary
+//! WebSocket; with `--wire json` sends are HTTP `PUT`s and the WebSocket speaks JSON.
 
-use super::server::{Target, TargetArgs, memory_kib, progress};
+use super::binary::{self, DeviceLink};
+use super::server::{Target, TargetArgs, cpu_ms, memory_kib, progress};
 use super::stats::Latencies;
 use anyhow::{Context, Result, bail};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use hyper::StatusCode;
 use serde_json::json;
@@ -33,6 +36,9 @@ pub struct ThroughputArgs {
     /// Sends in flight at once.
     #[arg(long, default_value_t = 256)]
     concurrency: usize,
+    /// How the devices talk to the relay.
+    #[arg(long, value_enum, default_value_t = Wire::Binary)]
+    wire: Wire,
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
@@ -40,11 +46,39 @@ pub struct ThroughputArgs {
     target: TargetArgs,
 }
 
+/// The relay's two wire formats, as the bench uses them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Wire {
+    /// Binary WebSocket frames for sends, pushes and batched acks.
+    Binary,
+    /// HTTP `PUT` with a JSON body for sends; JSON text frames, one ack per frame.
+    Json,
+}
+
 /// Shared delivery counters.
-struct Delivered {
+pub(super) struct Delivered {
     count: AtomicU64,
     done: Notify,
     goal: u64,
+}
+
+impl Delivered {
+    /// Counts one delivered envelope; wakes the waiter at the goal.
+    pub(super) fn record(&self, bar: &indicatif::ProgressBar) {
+        bar.inc(1);
+        if self.count.fetch_add(1, Ordering::Relaxed) + 1 == self.goal {
+            self.done.notify_one();
+        }
+    }
+}
+
+/// How sender lanes send.
+#[derive(Clone)]
+enum Sender {
+    /// HTTP `PUT`s through the sender's node.
+    Http(Arc<Vec<RelayClient>>),
+    /// Each device's binary WebSocket, on its node.
+    Binary(Arc<Vec<DeviceLink>>),
 }
 
 pub async fn run(args: ThroughputArgs) -> Result<()> {
@@ -64,7 +98,22 @@ pub async fn run(args: ThroughputArgs) -> Result<()> {
     let bar = progress(args.messages, "delivered");
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut receivers = Vec::new();
+    let mut links = Vec::new();
     for (i, device) in devices.iter().enumerate() {
+        if args.wire == Wire::Binary {
+            let (link, task) = binary::open(
+                target.node(i),
+                device,
+                clock,
+                delivered.clone(),
+                bar.clone(),
+                stopped.clone(),
+            )
+            .await?;
+            links.push(link);
+            receivers.push(task);
+            continue;
+        }
         let mut socket = target.node(i).connect(device).await?;
         wait_queue_empty(&mut socket).await?;
         receivers.push(tokio::spawn(receive(
@@ -75,12 +124,17 @@ pub async fn run(args: ThroughputArgs) -> Result<()> {
             stopped.clone(),
         )));
     }
+    let sender = match args.wire {
+        Wire::Binary => Sender::Binary(Arc::new(links)),
+        Wire::Json => Sender::Http(Arc::new(target.nodes.clone())),
+    };
     let commits_before = target.commit_counters().await?;
+    let cpu_before = (cpu_ms(&target.pid.to_string())?, cpu_ms("self")?);
     let started = clock.elapsed();
     let senders: Vec<_> = (0..args.concurrency)
         .map(|lane| {
             tokio::spawn(send_lane(
-                Arc::new(target.nodes.clone()),
+                sender.clone(),
                 devices.clone(),
                 lane,
                 clock,
@@ -99,6 +153,8 @@ pub async fn run(args: ThroughputArgs) -> Result<()> {
             .context("not every envelope was delivered within 120 s")?;
     }
     let elapsed = clock.elapsed() - started;
+    let cpu_after = (cpu_ms(&target.pid.to_string())?, cpu_ms("self")?);
+    let cpu = (cpu_after.0 - cpu_before.0, cpu_after.1 - cpu_before.1);
     bar.finish_and_clear();
     stop.send_replace(true);
     let mut latencies = Latencies::default();
@@ -110,7 +166,9 @@ pub async fn run(args: ThroughputArgs) -> Result<()> {
         commits_after.0 - commits_before.0,
         commits_after.1 - commits_before.1,
     );
-    report(&args, &target, elapsed, &delivered, latencies, batching)
+    report(
+        &args, &target, elapsed, &delivered, latencies, batching, cpu,
+    )
 }
 
 /// What one sender lane needs from the arguments.
@@ -136,7 +194,7 @@ fn args_lane(args: &ThroughputArgs) -> Lane {
 /// Envelope k goes through the node of its sender, device k: with several nodes, the
 /// recipient k+1 is on another node, so every delivery crosses nodes.
 async fn send_lane(
-    nodes: Arc<Vec<RelayClient>>,
+    sender: Sender,
     devices: Arc<Vec<Credentials>>,
     lane: usize,
     clock: Instant,
@@ -161,12 +219,22 @@ async fn send_lane(
                 .to_le_bytes(),
         );
         let id = format!("bench-{k:016}");
-        let client = &nodes[(k as usize) % devices.len() % nodes.len()];
-        let (status, answer) = client
-            .send(from, &to.account_id, &id, vec![(1, content)])
-            .await?;
-        if status != StatusCode::OK {
-            bail!("send failed: {status} {answer}");
+        match &sender {
+            Sender::Http(nodes) => {
+                let client = &nodes[(k as usize) % devices.len() % nodes.len()];
+                let (status, answer) = client
+                    .send(from, &to.account_id, &id, vec![(1, content)])
+                    .await?;
+                if status != StatusCode::OK {
+                    bail!("send failed: {status} {answer}");
+                }
+            }
+            Sender::Binary(links) => {
+                // Device k's link, on device k's node.
+                links[(k as usize) % links.len()]
+                    .send(&to.account_id, id, content)
+                    .await?;
+            }
         }
         k += cfg.lanes;
     }
@@ -209,10 +277,7 @@ async fn receive(
                 latencies.record(clock.elapsed().saturating_sub(sent_at(&envelope.content.0)));
                 let ack = json!({"type": "ack", "id": envelope.id}).to_string();
                 socket.feed(Message::Text(ack.into())).await?;
-                bar.inc(1);
-                if delivered.count.fetch_add(1, Ordering::Relaxed) + 1 == delivered.goal {
-                    delivered.done.notify_one();
-                }
+                delivered.record(&bar);
             }
             next = socket.next().now_or_never().flatten();
         }
@@ -222,7 +287,7 @@ async fn receive(
 }
 
 /// The send time stamped in an envelope's first 8 bytes.
-fn sent_at(content: &[u8]) -> Duration {
+pub(super) fn sent_at(content: &[u8]) -> Duration {
     let micros = content
         .get(..8)
         .and_then(|b| <[u8; 8]>::try_from(b).ok())
@@ -237,14 +302,17 @@ fn report(
     delivered: &Delivered,
     mut latencies: Latencies,
     (commits, writes): (u64, u64),
+    (relay_cpu_ms, generator_cpu_ms): (u64, u64),
 ) -> Result<()> {
     let (rss, peak) = memory_kib(target.pid)?;
     let count = delivered.count.load(Ordering::Relaxed);
+    let per_envelope_us = |ms: u64| (ms as f64 * 1000.0 / count.max(1) as f64).round();
     let report = json!({
         "devices": args.devices,
         "envelope_bytes": args.size,
         "target_rate_per_s": if args.rate == 0 { json!("max") } else { json!(args.rate) },
         "concurrency": args.concurrency,
+        "wire": format!("{:?}", args.wire).to_lowercase(),
         "delivered": count,
         "server_commits": commits,
         "server_writes_per_commit": (writes as f64 / commits.max(1) as f64 * 10.0).round() / 10.0,
@@ -255,6 +323,8 @@ fn report(
         "p99_ms": latencies.quantile_ms(0.99),
         "p999_ms": latencies.quantile_ms(0.999),
         "max_ms": latencies.quantile_ms(1.0),
+        "server_cpu_us_per_envelope": per_envelope_us(relay_cpu_ms),
+        "generator_cpu_us_per_envelope": per_envelope_us(generator_cpu_ms),
         "server_rss_mib": rss as f64 / 1024.0,
         "server_peak_rss_mib": peak as f64 / 1024.0,
     });

@@ -71,6 +71,9 @@ pub enum ApiError {
     /// The request body is larger than allowed.
     #[error("request body too large")]
     BodyTooLarge,
+    /// The `frames` query parameter of the WebSocket is neither `json` nor `binary`.
+    #[error("unknown frame format; use frames=json or frames=binary")]
+    InvalidFrameFormat,
     /// A WebSocket endpoint was requested without an upgrade.
     #[error("this endpoint needs a WebSocket upgrade")]
     WebSocketRequired,
@@ -121,6 +124,7 @@ impl ApiError {
             TooManyPreKeys(_) => (StatusCode::BAD_REQUEST, "too_many_prekeys"),
             BadEnvelopes(_) => (StatusCode::BAD_REQUEST, "invalid_envelopes"),
             WebSocketRequired => (StatusCode::BAD_REQUEST, "websocket_required"),
+            InvalidFrameFormat => (StatusCode::BAD_REQUEST, "invalid_frame_format"),
             Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
             InvalidRegistrationToken => (StatusCode::FORBIDDEN, "invalid_registration_token"),

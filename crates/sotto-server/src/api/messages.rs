@@ -4,7 +4,7 @@ use super::auth::AuthenticatedDevice;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::{AppState, now_ms, rate_limit};
-use crate::domain::{AccountId, DeviceId, MessageId};
+use crate::domain::{AccountId, DeviceAddress, DeviceId, MessageId};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateKey;
 use crate::store::{NewEnvelope, SendOutcome, Submission};
@@ -13,29 +13,26 @@ use axum::extract::{Path, State};
 use sotto_proto::api::{SendRequest, SendResponse};
 use std::collections::BTreeSet;
 
-/// Turns the request into envelopes, checking sizes and device ids.
-fn envelopes(state: &AppState, request: SendRequest) -> Result<Vec<NewEnvelope>, ApiError> {
-    if request.envelopes.is_empty() {
+/// Turns `(device id, ciphertext)` pairs into envelopes, checking sizes and device ids.
+fn envelopes(state: &AppState, request: Vec<(u32, Vec<u8>)>) -> Result<Vec<NewEnvelope>, ApiError> {
+    if request.is_empty() {
         return Err(ApiError::BadEnvelopes("a send needs at least one envelope"));
     }
     let max = state.policy.limits.max_envelope_bytes;
     let mut seen = BTreeSet::new();
-    let mut out = Vec::with_capacity(request.envelopes.len());
-    for envelope in request.envelopes {
-        let device = DeviceId::new(envelope.device_id)?;
+    let mut out = Vec::with_capacity(request.len());
+    for (device_id, content) in request {
+        let device = DeviceId::new(device_id)?;
         if !seen.insert(device) {
             return Err(ApiError::BadEnvelopes("the same device appears twice"));
         }
-        if envelope.content.0.len() > max {
+        if content.len() > max {
             return Err(ApiError::EnvelopeTooLarge(max));
         }
-        if envelope.content.0.is_empty() {
+        if content.is_empty() {
             return Err(ApiError::BadEnvelopes("an envelope has no content"));
         }
-        out.push(NewEnvelope {
-            device,
-            content: envelope.content.0,
-        });
+        out.push(NewEnvelope { device, content });
     }
     Ok(out)
 }
@@ -58,11 +55,32 @@ pub(super) async fn send(
     Path((recipient, message_id)): Path<(String, String)>,
     ApiJson(request): ApiJson<SendRequest>,
 ) -> Result<Json<SendResponse>, ApiError> {
-    let recipient = AccountId::parse(&recipient)?;
-    let message_id = MessageId::parse(&message_id)?;
-    let envelopes = envelopes(&state, request)?;
+    let request = request
+        .envelopes
+        .into_iter()
+        .map(|e| (e.device_id, e.content.0))
+        .collect();
+    let outcome = submit(&state, me, &recipient, &message_id, request).await?;
+    Ok(Json(SendResponse {
+        duplicate: outcome == SendOutcome::Duplicate,
+    }))
+}
+
+/// Stores a message from `me` for `recipient`: the checks, rate limit and durable commit of a
+/// send, shared by the HTTP `PUT` and sends over the delivery WebSocket. Answers only after
+/// the commit; every failure is the error the HTTP request returns.
+pub(crate) async fn submit(
+    state: &AppState,
+    me: DeviceAddress,
+    recipient: &str,
+    message_id: &str,
+    request: Vec<(u32, Vec<u8>)>,
+) -> Result<SendOutcome, ApiError> {
+    let recipient = AccountId::parse(recipient)?;
+    let message_id = MessageId::parse(message_id)?;
+    let envelopes = envelopes(state, request)?;
     rate_limit(
-        &state,
+        state,
         RateKey::Message {
             sender: me.account.clone(),
             recipient: recipient.clone(),
@@ -84,7 +102,7 @@ pub(super) async fn send(
         return Err(mismatch);
     }
     let submission = Submission {
-        recipient: recipient.clone(),
+        recipient,
         message_id,
         sender: Some(me),
         envelopes,
@@ -99,7 +117,5 @@ pub(super) async fn send(
     } else {
         Metrics::inc(&state.metrics.messages_duplicate);
     }
-    Ok(Json(SendResponse {
-        duplicate: outcome == SendOutcome::Duplicate,
-    }))
+    Ok(outcome)
 }

@@ -10,7 +10,7 @@ pub mod directory;
 pub mod error;
 mod json;
 mod keys;
-mod messages;
+pub(crate) mod messages;
 
 pub use error::ApiError;
 

@@ -1,5 +1,6 @@
 //! One device's delivery connection.
 
+use super::frames::{self, FrameFormat, Incoming, Outgoing};
 use crate::api::{AppState, now_ms};
 use crate::domain::DeviceAddress;
 use crate::metrics::Metrics;
@@ -8,9 +9,9 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use sotto_proto::api::{
-    Base64Bytes, CLOSE_CONNECTED_ELSEWHERE, CLOSE_GOING_AWAY, CLOSE_INVALID_FRAME,
-    CLOSE_PING_TIMEOUT, ClientFrame, DeliveredEnvelope, ServerFrame,
+    CLOSE_CONNECTED_ELSEWHERE, CLOSE_GOING_AWAY, CLOSE_INVALID_FRAME, CLOSE_PING_TIMEOUT,
 };
+use sotto_proto::frames::{SendMessage, SendResult};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,8 +22,11 @@ use tokio::sync::mpsc;
 const PUSH_WINDOW: usize = 256;
 /// Most envelopes read from the mailbox at once.
 const FETCH_BATCH: usize = 128;
-/// Most acks gathered into one delete.
+/// Most acks gathered into one delete; also the most ids one binary ack frame may carry.
 const ACK_BATCH: usize = 256;
+/// Most sends of one binary connection being stored at once; past it the connection stops
+/// reading frames until a result is out.
+const MAX_SENDS: usize = 64;
 
 /// Close code for a frame over the size limit (RFC 6455 "message too big").
 const CLOSE_TOO_LARGE: u16 = 1009;
@@ -45,15 +49,32 @@ struct Connection {
     queue_empty_sent: bool,
     lossy: Arc<AtomicBool>,
     unanswered_pings: u32,
+    format: FrameFormat,
+    sends_in_flight: usize,
+    /// Where finished sends report; only binary connections have it (an idle JSON connection
+    /// would otherwise hold the channel's first block, a few KiB).
+    results: Option<mpsc::Sender<SendResult>>,
 }
 
 /// Serves a device until it disconnects, is superseded, or the server shuts down.
-pub(super) async fn serve(state: AppState, device: DeviceAddress, socket: WebSocket) {
+pub(super) async fn serve(
+    state: AppState,
+    device: DeviceAddress,
+    format: FrameFormat,
+    socket: WebSocket,
+) {
     let metrics = state.metrics.clone();
     metrics.websockets_open.fetch_add(1, Ordering::Relaxed);
     // Subscribe before the first read, so an envelope committed meanwhile still wakes us.
     let subscription = state.bus.subscribe(&device);
     let (sink, stream) = socket.split();
+    let (results, finished) = match format {
+        FrameFormat::Binary => {
+            let (results, finished) = mpsc::channel(MAX_SENDS);
+            (Some(results), Some(finished))
+        }
+        FrameFormat::Json => (None, None),
+    };
     let mut connection = Connection {
         state,
         device,
@@ -64,8 +85,11 @@ pub(super) async fn serve(state: AppState, device: DeviceAddress, socket: WebSoc
         queue_empty_sent: false,
         lossy: subscription.lossy.clone(),
         unanswered_pings: 0,
+        format,
+        sends_in_flight: 0,
+        results,
     };
-    let end = connection.run(stream, subscription).await;
+    let end = connection.run(stream, subscription, finished).await;
     if let End::Close(code, reason) = end {
         let frame = CloseFrame {
             code,
@@ -81,6 +105,7 @@ impl Connection {
         &mut self,
         mut stream: SplitStream<WebSocket>,
         mut subscription: crate::delivery::Subscription,
+        mut finished: Option<mpsc::Receiver<SendResult>>,
     ) -> End {
         let mut shutdown = self.state.shutdown.clone();
         // Keep-alive: two pings in a row without any pong close the connection.
@@ -101,7 +126,12 @@ impl Connection {
                     return End::Close(CLOSE_CONNECTED_ELSEWHERE, "connected elsewhere".into());
                 }
                 _ = shutdown.changed() => return End::Close(CLOSE_GOING_AWAY, "server shutting down".into()),
-                frame = stream.next() => {
+                Some(result) = next_result(&mut finished) => {
+                    if let Err(end) = self.on_send_results(result, &mut finished).await {
+                        return end;
+                    }
+                }
+                frame = stream.next(), if self.sends_in_flight < MAX_SENDS => {
                     if let Err(end) = self.on_frame(frame, &mut stream).await {
                         return end;
                     }
@@ -148,8 +178,7 @@ impl Connection {
                 } else {
                     self.last_id = envelope.id;
                     self.in_flight.insert(envelope.id);
-                    self.feed(&ServerFrame::Envelope(delivered(*envelope)))
-                        .await?;
+                    self.feed(Outgoing::Envelope(*envelope)).await?;
                     Metrics::inc(&self.state.metrics.envelopes_pushed);
                     pushed = true;
                 }
@@ -181,23 +210,46 @@ impl Connection {
         for envelope in batch {
             self.last_id = envelope.id;
             self.in_flight.insert(envelope.id);
-            self.feed(&ServerFrame::Envelope(delivered(envelope)))
-                .await?;
+            self.feed(Outgoing::Envelope(envelope)).await?;
             Metrics::inc(&self.state.metrics.envelopes_pushed);
         }
         if !self.maybe_more && !self.queue_empty_sent {
             self.queue_empty_sent = true;
-            self.feed(&ServerFrame::QueueEmpty).await?;
+            self.feed(Outgoing::QueueEmpty).await?;
         }
         self.sink.flush().await.map_err(|_| End::Gone)
     }
 
-    async fn feed(&mut self, frame: &ServerFrame) -> Result<(), End> {
-        let text = serde_json::to_string(frame).map_err(|e| End::Close(1011, e.to_string()))?;
-        self.sink
-            .feed(Message::Text(text.into()))
-            .await
-            .map_err(|_| End::Gone)
+    async fn feed(&mut self, outgoing: Outgoing) -> Result<(), End> {
+        let Some(message) = frames::encode(self.format, outgoing) else {
+            return Ok(());
+        };
+        self.sink.feed(message).await.map_err(|_| End::Gone)
+    }
+
+    /// Sends the results of every finished send, then flushes once.
+    async fn on_send_results(
+        &mut self,
+        first: SendResult,
+        finished: &mut Option<mpsc::Receiver<SendResult>>,
+    ) -> Result<(), End> {
+        let mut next = Some(first);
+        while let Some(result) = next.take() {
+            self.sends_in_flight = self.sends_in_flight.saturating_sub(1);
+            self.feed(Outgoing::SendResult(result)).await?;
+            next = finished.as_mut().and_then(|f| f.try_recv().ok());
+        }
+        self.sink.flush().await.map_err(|_| End::Gone)
+    }
+
+    fn start_send(&mut self, send: SendMessage) {
+        // Only binary connections decode sends, and they all have a result channel.
+        let Some(results) = self.results.clone() else {
+            return;
+        };
+        self.sends_in_flight += 1;
+        let state = self.state.clone();
+        super::send::spawn(state, self.device.clone(), send, results);
     }
 
     /// Handles one client frame, gathering any acks already waiting into one delete.
@@ -224,17 +276,24 @@ impl Connection {
                     self.apply_acks(&acks).await?;
                     return Err(End::Gone);
                 }
-                Some(Ok(Message::Text(text))) => acks.push(parse_ack(text.as_str())?),
-                Some(Ok(Message::Binary(_))) => {
-                    return Err(End::Close(
-                        CLOSE_INVALID_FRAME,
-                        "binary frames are not accepted".into(),
-                    ));
+                Some(Ok(ref message @ (Message::Text(_) | Message::Binary(_)))) => {
+                    match frames::decode(self.format, message) {
+                        Ok(Incoming::Acks(ids)) if ids.len() <= ACK_BATCH => acks.extend(ids),
+                        Ok(Incoming::Acks(_)) => {
+                            self.apply_acks(&acks).await?;
+                            return Err(invalid("invalid frame: too many acks in one frame"));
+                        }
+                        Ok(Incoming::Send(send)) => self.start_send(send),
+                        Err(reason) => {
+                            self.apply_acks(&acks).await?;
+                            return Err(invalid(&reason));
+                        }
+                    }
                 }
                 Some(Ok(Message::Pong(_))) => self.unanswered_pings = 0,
                 Some(Ok(Message::Ping(_))) => {}
             }
-            if acks.len() >= ACK_BATCH {
+            if acks.len() >= ACK_BATCH || self.sends_in_flight >= MAX_SENDS {
                 break;
             }
             match stream.next().now_or_never() {
@@ -278,23 +337,15 @@ fn is_too_large(error: &axum::Error) -> bool {
     )
 }
 
-fn parse_ack(text: &str) -> Result<i64, End> {
-    match serde_json::from_str::<ClientFrame>(text) {
-        Ok(ClientFrame::Ack { id }) => Ok(id),
-        Err(e) => Err(End::Close(
-            CLOSE_INVALID_FRAME,
-            format!("invalid frame: {e}").chars().take(120).collect(),
-        )),
+/// The next finished send, or never on a connection without sends.
+async fn next_result(finished: &mut Option<mpsc::Receiver<SendResult>>) -> Option<SendResult> {
+    match finished {
+        Some(finished) => finished.recv().await,
+        None => std::future::pending().await,
     }
 }
 
-fn delivered(envelope: QueuedEnvelope) -> DeliveredEnvelope {
-    DeliveredEnvelope {
-        id: envelope.id,
-        message_id: envelope.message_id,
-        sender_account: envelope.sender.as_ref().map(|s| s.account.to_string()),
-        sender_device: envelope.sender.as_ref().map(|s| s.device.get()),
-        server_timestamp: envelope.server_timestamp,
-        content: Base64Bytes(envelope.content),
-    }
+/// Closes for a frame the client should not have sent; the reason is cut to fit a close frame.
+fn invalid(reason: &str) -> End {
+    End::Close(CLOSE_INVALID_FRAME, reason.chars().take(120).collect())
 }

@@ -8,15 +8,18 @@
 
 pub mod bus;
 mod connection;
+mod frames;
 pub mod redis;
+mod send;
 
 pub use bus::{DeliveryBus, LocalBus, Subscription};
+pub use frames::FrameFormat;
 
 use crate::api::auth::authenticate;
 use crate::api::{ApiError, AppState};
 use axum::extract::State;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 
 /// Largest frame a client may send: acks are tiny, so this only bounds garbage.
@@ -27,18 +30,25 @@ const READ_BUFFER: usize = 4 * 1024;
 /// Outgoing bytes buffered before a write is forced; envelopes are flushed per burst anyway.
 const WRITE_BUFFER: usize = 8 * 1024;
 
-/// `GET /v1/websocket`: authenticates, then upgrades.
+/// `GET /v1/websocket[?frames=json|binary]`: authenticates, then upgrades.
 pub async fn websocket(
     State(state): State<AppState>,
     headers: HeaderMap,
+    uri: Uri,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let device = authenticate(&state, &headers).await?;
+    let format = FrameFormat::from_query(uri.query()).ok_or(ApiError::InvalidFrameFormat)?;
     let upgrade = upgrade.map_err(|_| ApiError::WebSocketRequired)?;
+    // Binary connections carry sends, so their frames may be as large as a send's HTTP body.
+    let max_frame = match format {
+        FrameFormat::Json => MAX_CLIENT_FRAME,
+        FrameFormat::Binary => state.policy.limits.max_body_bytes(),
+    };
     Ok(upgrade
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
-        .max_message_size(MAX_CLIENT_FRAME)
-        .max_frame_size(MAX_CLIENT_FRAME)
-        .on_upgrade(move |socket| connection::serve(state, device, socket)))
+        .max_message_size(max_frame)
+        .max_frame_size(max_frame)
+        .on_upgrade(move |socket| connection::serve(state, device, format, socket)))
 }
