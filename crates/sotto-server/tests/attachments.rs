@@ -331,3 +331,15 @@ async fn expired_attachments_and_their_blobs_are_purged() {
     let (status, _, _) = download(&relay, id, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_blob_lost_from_disk_is_not_found_not_an_internal_error() {
+    let relay = TestRelay::new(relaxed()).await;
+    let alice = relay.register("alice", 1).await;
+    let (_, created) = create(&relay, &alice, 3).await;
+    let id = created["id"].as_str().unwrap();
+    append(&relay, &alice, id, 0, b"abc").await;
+    std::fs::remove_file(relay.dir.path().join("attachments").join(id)).unwrap();
+    let (status, body, _) = download(&relay, id, None).await;
+    assert_eq!((status, code(&body).as_str()), (StatusCode::NOT_FOUND, "not_found"));
+}

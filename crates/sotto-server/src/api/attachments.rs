@@ -265,7 +265,11 @@ pub(super) async fn download(
         .reader(&id, start.unwrap_or(0))
         .await
         .map_err(internal)?
-        .ok_or_else(|| ApiError::Internal("a complete attachment has no blob".into()))?;
+        .ok_or_else(|| {
+            // Lost with a disk, or a database restored without its blobs.
+            tracing::warn!("a complete attachment has no blob");
+            ApiError::NotFound
+        })?;
     let remaining = record.size - start.unwrap_or(0);
     let mut response = Body::from_stream(read_frames(reader, remaining)).into_response();
     let headers = response.headers_mut();
