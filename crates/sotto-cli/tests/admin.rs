@@ -170,11 +170,26 @@ async fn operator_commands_and_what_the_relay_keeps() {
         !log.contains("127.0.0.1"),
         "the log names a client address:\n{log}"
     );
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+    for file in files_under(dir.path()) {
+        let bytes = std::fs::read(&file).unwrap();
         assert!(
             !bytes.windows(9).any(|w| w == b"127.0.0.1"),
-            "an address is stored"
+            "an address is stored in {}",
+            file.display()
         );
     }
+}
+
+/// Every file under `dir`, at any depth (the data dir holds `attachments/`).
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }

@@ -341,5 +341,8 @@ async fn a_blob_lost_from_disk_is_not_found_not_an_internal_error() {
     append(&relay, &alice, id, 0, b"abc").await;
     std::fs::remove_file(relay.dir.path().join("attachments").join(id)).unwrap();
     let (status, body, _) = download(&relay, id, None).await;
-    assert_eq!((status, code(&body).as_str()), (StatusCode::NOT_FOUND, "not_found"));
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
 }
