@@ -68,3 +68,15 @@ pub trait AttachmentIndex: Send + Sync {
     async fn purge_expired_attachments(&self, today: &Day)
     -> Result<Vec<AttachmentId>, StoreError>;
 }
+
+/// A stored byte count as `u64`, reporting negative values as corruption (both backends
+/// store sizes as signed 64-bit integers).
+pub(super) fn to_u64(value: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} out of range: {value}")))
+}
+
+/// A byte count as the signed 64-bit integer both backends store.
+pub(super) fn to_i64(value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value)
+        .map_err(|_| StoreError::Database(format!("{value} does not fit a 64-bit column")))
+}

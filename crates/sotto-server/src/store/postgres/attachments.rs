@@ -3,20 +3,13 @@
 
 use super::PostgresStore;
 use crate::domain::{AccountId, AttachmentId};
+use crate::store::attachments::{to_i64, to_u64};
 use crate::store::{
     AttachmentIndex, AttachmentRecord, AttachmentUsage, Day, NewAttachment, StoreError,
 };
 use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
-
-fn to_u64(value: i64, what: &str) -> Result<u64, StoreError> {
-    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} out of range: {value}")))
-}
-
-fn to_i64(value: u64) -> Result<i64, StoreError> {
-    i64::try_from(value).map_err(|_| StoreError::Database(format!("{value} does not fit BIGINT")))
-}
 
 fn record_from_row(row: &PgRow) -> Result<AttachmentRecord, StoreError> {
     let corrupt = |e: crate::domain::InvalidValue| StoreError::Corrupt(e.to_string());
