@@ -207,6 +207,7 @@ impl RelayClient {
         envelopes: Vec<(u32, Vec<u8>)>,
     ) -> Result<(StatusCode, Value)> {
         let body = SendRequest {
+            ephemeral: false,
             envelopes: envelopes
                 .into_iter()
                 .map(|(device_id, content)| OutgoingEnvelope {

@@ -111,6 +111,8 @@ impl Client {
     /// [`ClientError::UnknownUser`] for someone not in the contacts; a store failure.
     pub async fn history(&self, username: &str) -> Result<Vec<StoredMessage>, ClientError> {
         let contact = self.known_contact(username).await?;
+        // Never show a disappearing message past its time.
+        self.expire_messages().await?;
         let mut tx = self.store.begin().await?;
         Ok(self.store.history_of(&mut tx, &contact.account_id).await?)
     }

@@ -117,6 +117,27 @@ pub enum ClientError {
     /// No such user on the relay.
     #[error("no user {0} on this relay")]
     UnknownUser(String),
+    /// No message with this id in the conversation (or not one of ours, for edits and deletes).
+    #[error("no message {id} in the conversation with {peer}")]
+    UnknownMessage {
+        /// The conversation.
+        peer: String,
+        /// The id asked for.
+        id: String,
+    },
+    /// The message can no longer be changed: too old, or already deleted.
+    #[error("message {id} can no longer be {action}: {reason}")]
+    MessageLocked {
+        /// The message.
+        id: String,
+        /// "edited" or "deleted".
+        action: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A reaction that is not one short emoji, or a timer out of range.
+    #[error("invalid {0}")]
+    InvalidInput(&'static str),
     /// The username is already registered.
     #[error("username {0} is taken")]
     UsernameTaken(String),

@@ -8,6 +8,11 @@ pub enum DeliveryState {
     Pending,
     /// The relay stored it durably for every device of the recipient.
     Sent,
+    /// A device of the recipient stored it (it said so in a receipt). For an incoming
+    /// message: stored here, not yet read.
+    Delivered,
+    /// The recipient read it (it said so in a receipt). For an incoming message: read here.
+    Read,
 }
 
 /// Something a front end may want to show.
@@ -28,6 +33,64 @@ pub enum Event {
         text: String,
         /// The sender's time (ms since the epoch).
         sent_at: i64,
+        /// Quote, files and timer.
+        details: crate::store::MessageDetails,
+        /// When it disappears from this device (ms since the epoch).
+        expires_at: Option<i64>,
+    },
+    /// Someone reacted to a message of a conversation, or took a reaction back.
+    Reaction {
+        /// The conversation (the contact's username).
+        peer: String,
+        /// Who reacted: the contact's username, or ours.
+        author: String,
+        /// The message reacted to.
+        target: crate::content::MessageRef,
+        /// The emoji, or `None` when the reaction was removed.
+        emoji: Option<String>,
+    },
+    /// A message's author changed its text.
+    Edited {
+        /// The conversation.
+        peer: String,
+        /// Which way the edited message went.
+        direction: crate::Direction,
+        /// The edited message.
+        message_id: String,
+        /// Its new text.
+        text: String,
+    },
+    /// A message's author deleted it for everyone.
+    Deleted {
+        /// The conversation.
+        peer: String,
+        /// Which way the deleted message went.
+        direction: crate::Direction,
+        /// The deleted message.
+        message_id: String,
+    },
+    /// The contact started or stopped typing.
+    Typing {
+        /// The contact.
+        peer: String,
+        /// True when they started.
+        started: bool,
+    },
+    /// The conversation's disappearing-message timer changed.
+    TimerChanged {
+        /// The conversation.
+        peer: String,
+        /// Who changed it: the contact's username, or ours.
+        by: String,
+        /// The new timer in seconds (`None`: off).
+        seconds: Option<u32>,
+    },
+    /// Disappearing messages whose time came were deleted from this device.
+    Expired {
+        /// The conversation.
+        peer: String,
+        /// The deleted messages.
+        message_ids: Vec<String>,
     },
     /// A contact's identity key changed: compare safety numbers again.
     IdentityChanged {

@@ -13,11 +13,13 @@
 //! sensitive columns are sealed with AES-256-GCM under a data key unlocked by a passphrase
 //! (Argon2id) or a 0600 key file. See `docs/client.md`.
 
+mod apply;
 mod bundles;
 mod client;
 pub mod content;
 pub mod error;
 pub mod events;
+mod messaging;
 mod pre_keys;
 mod profile;
 mod receive;
@@ -31,10 +33,14 @@ pub use client::Client;
 pub use content::{MAX_TEXT_BYTES, canonical_username};
 pub use error::{ClientError, RelayError, StoreError};
 pub use events::{DeliveryState, Event};
+pub use messaging::OutgoingMessage;
 pub use pre_keys::{
     ONE_TIME_BATCH, REPLENISH_BELOW, SIGNED_PRE_KEY_LIFETIME_MS, SIGNED_PRE_KEYS_KEPT,
 };
 pub use profile::{KEY_FILE, Profile, Server, default_profile_dir};
 pub use receive::{Processed, ReceiveMode, ReceiveSummary};
 pub use store::unlock::Unlock;
-pub use store::{AccountRecord, Contact, Direction, StoredMessage};
+pub use store::{
+    AccountRecord, Contact, Direction, MessageDetails, StoredAttachment, StoredMessage,
+    StoredReaction,
+};

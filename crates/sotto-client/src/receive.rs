@@ -4,18 +4,21 @@
 //! A redelivered envelope (its id is already in the history) is acked without decrypting; a
 //! crash before the commit leaves the session as it was, so the redelivery decrypts again.
 
+use std::collections::BTreeMap;
+
 use futures_util::{SinkExt as _, StreamExt as _};
 use sotto_core::message::MessageKind;
 use sotto_core::{Decrypted, IdentityKey, InMemoryPreKeyStore, SessionRecord};
 use sotto_proto::api::{ClientFrame, DeliveredEnvelope, ServerFrame};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::apply::{Applied, Author, Conversation, Incoming};
 use crate::client::{Client, address};
-use crate::content::{Content, canonical_username};
+use crate::content::{Content, ReceiptKind, canonical_username};
 use crate::error::{ClientError, RelayError, StoreError};
-use crate::events::{DeliveryState, Event};
+use crate::events::Event;
 use crate::relay::DeliverySocket;
-use crate::store::{Direction, NewMessage};
+use crate::store::{Direction, now_ms};
 use crate::trust::observe;
 
 /// How long [`Client::receive`] keeps going.
@@ -44,10 +47,19 @@ impl Client {
         if let Err(error) = self.maintain_pre_keys().await {
             tracing::warn!(%error, "prekey maintenance failed");
         }
+        self.expire_messages().await?;
         let mut socket = self.relay.connect().await?;
-        let mut summary = ReceiveSummary::default();
-        let mut used_pre_keys = false;
-        while let Some(frame) = socket.next().await {
+        let mut run = ReceiveRun::default();
+        loop {
+            let sweep = self.sweep_delay().await?;
+            let frame = tokio::select! {
+                frame = socket.next() => frame,
+                () = tokio::time::sleep(sweep) => {
+                    self.expire_messages().await?;
+                    continue;
+                }
+            };
+            let Some(frame) = frame else { break };
             let frame = frame.map_err(|e| RelayError::Network(e.to_string()))?;
             let text = match frame {
                 Message::Text(text) => text,
@@ -59,12 +71,15 @@ impl Client {
             match frame {
                 ServerFrame::Envelope(envelope) => {
                     let outcome = self.process_envelope(&envelope).await?;
-                    summary.envelopes += 1;
-                    summary.stored += usize::from(outcome.stored);
-                    used_pre_keys |= outcome.used_pre_key;
                     ack(&mut socket, envelope.id).await?;
+                    run.count(outcome);
+                    if run.live {
+                        self.send_delivery_receipts(&mut run.receipts).await;
+                    }
                 }
                 ServerFrame::QueueEmpty => {
+                    run.live = true;
+                    self.send_delivery_receipts(&mut run.receipts).await;
                     if mode == ReceiveMode::UntilEmpty {
                         break;
                     }
@@ -72,10 +87,39 @@ impl Client {
             }
         }
         close(&mut socket).await;
-        if used_pre_keys && let Err(error) = self.maintain_pre_keys().await {
+        self.send_delivery_receipts(&mut run.receipts).await;
+        if run.used_pre_keys
+            && let Err(error) = self.maintain_pre_keys().await
+        {
             tracing::warn!(%error, "prekey maintenance failed");
         }
-        Ok(summary)
+        Ok(run.summary)
+    }
+
+    /// How long until the next disappearing message is due (a minute at most, so a timer
+    /// set by another task is noticed).
+    async fn sweep_delay(&self) -> Result<std::time::Duration, ClientError> {
+        let most = std::time::Duration::from_secs(60);
+        Ok(match self.next_expiry().await? {
+            Some(at) => {
+                let wait = u64::try_from(at.saturating_sub(now_ms())).unwrap_or(0);
+                most.min(std::time::Duration::from_millis(wait))
+            }
+            None => most,
+        })
+    }
+
+    /// Sends the collected delivery receipts, one per contact. A failure is logged: the
+    /// receipt stays in the outbox and goes out with the next flush.
+    async fn send_delivery_receipts(&self, receipts: &mut BTreeMap<String, Vec<String>>) {
+        for (peer, ids) in std::mem::take(receipts) {
+            if let Err(error) = self
+                .send_receipts(&peer, ReceiptKind::Delivered, &ids)
+                .await
+            {
+                tracing::warn!(%error, "could not send a delivery receipt");
+            }
+        }
     }
 
     /// Processes one delivered envelope: decrypts it and stores the result (session, prekey
@@ -134,6 +178,13 @@ impl Client {
         } else {
             Direction::Incoming
         };
+        if self
+            .store
+            .was_processed(&mut tx, &sender.account_id, message_id)
+            .await?
+        {
+            return Ok(true);
+        }
         let found = if direction == Direction::Outgoing {
             self.store
                 .has_message_id(&mut tx, direction, message_id)
@@ -187,8 +238,7 @@ impl Client {
         if let Some(used) = &decrypted.pre_key_use {
             self.store.apply_pre_key_use(&mut tx, used).await?;
         }
-        let mut events = Vec::new();
-        let stored = match (&content, &username) {
+        let (applied, receipt_to) = match (&content, &username) {
             (Some(content), Some(username)) => {
                 let readable = Readable {
                     sender,
@@ -196,42 +246,58 @@ impl Client {
                     content,
                     identity: &decrypted.remote_identity,
                 };
-                self.record_message(&mut tx, envelope, &readable, &mut events)
-                    .await?
+                self.record_message(&mut tx, envelope, &readable).await?
             }
             _ => {
-                events.push(undecryptable_event(
+                let mut applied = Applied::default();
+                applied.events.push(undecryptable_event(
                     envelope,
                     "unreadable content or unknown sender",
                 ));
-                false
+                (applied, None)
             }
         };
         tx.commit().await.map_err(StoreError::from)?;
-        events.into_iter().for_each(|e| self.emit(e));
+        let stored = applied.stored;
+        self.after_commit(applied);
         Ok(Processed {
             stored,
             used_pre_key: decrypted.pre_key_use.is_some(),
+            receipt_to: receipt_to.filter(|_| stored),
         })
     }
 
-    /// Adds a decrypted message to the history (in the receive's transaction); `true` when new.
+    /// Applies a decrypted message (in the receive's transaction). Returns what it did and,
+    /// for a contact's chat message, whom to send a delivery receipt.
     async fn record_message(
         &self,
         tx: &mut sqlx::SqliteConnection,
         envelope: &DeliveredEnvelope,
         readable: &Readable<'_>,
-        events: &mut Vec<Event>,
-    ) -> Result<bool, ClientError> {
+    ) -> Result<(Applied, Option<(String, String)>), ClientError> {
         let sender = readable.sender;
+        let content = readable.content;
         let own = sender.account_id == self.account.account_id;
         if own && readable.identity != self.account.identity.public() {
             // Our own account's key cannot change under us: drop it, keep the ratchet state.
-            events.push(undecryptable_event(envelope, "own identity mismatch"));
-            return Ok(false);
+            let mut applied = Applied::default();
+            applied
+                .events
+                .push(undecryptable_event(envelope, "own identity mismatch"));
+            return Ok((applied, None));
         }
-        let (row, event) = if own {
-            self.sync_row(&mut *tx, sender, readable.content).await?
+        let mut events = Vec::new();
+        let (peer_account, peer_name, author) = if own {
+            let peer = content
+                .sent_to
+                .clone()
+                .ok_or(ClientError::Content("sync copy without recipient"))?;
+            let name = self
+                .store
+                .contact(&mut *tx, &peer)
+                .await?
+                .map_or_else(|| peer.clone(), |c| c.username);
+            (peer, name, Author::OwnDevice)
         } else {
             let username = readable.username;
             let seen = observe(
@@ -248,13 +314,28 @@ impl Client {
                     was_verified: seen.was_verified,
                 });
             }
-            incoming_row(sender, username, readable.content)
+            (sender.account_id.clone(), username.to_owned(), Author::Peer)
         };
-        let stored = self.store.insert_message(tx, &row).await?;
-        if stored {
-            events.push(event);
+        let message = Incoming {
+            conversation: Conversation {
+                peer_account: &peer_account,
+                peer_name: &peer_name,
+            },
+            author,
+            device_id: sender.device_id,
+            content,
+        };
+        let mut applied = self.apply(&mut *tx, &message).await?;
+        if content.text().is_none() {
+            self.store
+                .mark_processed(&mut *tx, &sender.account_id, &content.id, now_ms())
+                .await?;
         }
-        Ok(stored)
+        events.append(&mut applied.events);
+        applied.events = events;
+        let receipt_to = (author == Author::Peer && content.text().is_some())
+            .then(|| (peer_name.clone(), content.id.clone()));
+        Ok((applied, receipt_to))
     }
 
     /// The sender's username, if the relay confirms that it belongs to the sending account.
@@ -283,35 +364,6 @@ impl Client {
             .map(|_| claimed))
     }
 
-    /// A copy of a message another of our devices sent.
-    async fn sync_row(
-        &self,
-        tx: &mut sqlx::SqliteConnection,
-        sender: &Sender,
-        content: &Content,
-    ) -> Result<(NewMessage, Event), ClientError> {
-        let peer = content
-            .sent_to
-            .clone()
-            .ok_or(ClientError::Content("sync copy without recipient"))?;
-        let peer_name = self
-            .store
-            .contact(tx, &peer)
-            .await?
-            .map_or_else(|| peer.clone(), |c| c.username);
-        let row = NewMessage {
-            peer_account: peer,
-            direction: Direction::Outgoing,
-            message_id: content.id.clone(),
-            state: DeliveryState::Sent,
-            text: content.text.clone(),
-            sent_at: content.sent_at,
-            device_id: sender.device_id,
-        };
-        let event = message_event(&row, &peer_name);
-        Ok((row, event))
-    }
-
     fn undecryptable(&self, envelope: &DeliveredEnvelope, reason: String) {
         tracing::warn!(envelope = envelope.id, %reason, "dropping an undecryptable envelope");
         self.emit(Event::Undecryptable {
@@ -336,6 +388,28 @@ fn undecryptable_event(envelope: &DeliveredEnvelope, reason: &str) -> Event {
     }
 }
 
+/// What a receive run has done so far.
+#[derive(Default)]
+struct ReceiveRun {
+    summary: ReceiveSummary,
+    used_pre_keys: bool,
+    /// Past the backlog: receipts go out as messages arrive.
+    live: bool,
+    /// Delivery receipts to send, by contact username.
+    receipts: BTreeMap<String, Vec<String>>,
+}
+
+impl ReceiveRun {
+    fn count(&mut self, outcome: Processed) {
+        self.summary.envelopes += 1;
+        self.summary.stored += usize::from(outcome.stored);
+        self.used_pre_keys |= outcome.used_pre_key;
+        if let Some((peer, id)) = outcome.receipt_to {
+            self.receipts.entry(peer).or_default().push(id);
+        }
+    }
+}
+
 /// What one [`Client::receive`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -347,38 +421,16 @@ pub struct ReceiveSummary {
 }
 
 /// What processing one envelope did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Processed {
     /// A new message was added to the history (false for a redelivery).
     pub stored: bool,
     /// The envelope started a session and used prekeys.
     pub used_pre_key: bool,
-}
-
-fn incoming_row(sender: &Sender, username: &str, content: &Content) -> (NewMessage, Event) {
-    let row = NewMessage {
-        peer_account: sender.account_id.clone(),
-        direction: Direction::Incoming,
-        message_id: content.id.clone(),
-        state: DeliveryState::Sent,
-        text: content.text.clone(),
-        sent_at: content.sent_at,
-        device_id: sender.device_id,
-    };
-    let event = message_event(&row, username);
-    (row, event)
-}
-
-fn message_event(row: &NewMessage, peer: &str) -> Event {
-    Event::Message {
-        peer: peer.to_owned(),
-        direction: row.direction,
-        device_id: row.device_id,
-        message_id: row.message_id.clone(),
-        text: row.text.clone(),
-        sent_at: row.sent_at,
-    }
+    /// A contact's new chat message: `(username, message id)` to acknowledge with a delivery
+    /// receipt.
+    pub receipt_to: Option<(String, String)>,
 }
 
 /// Closes the socket and waits (briefly) for the relay's close, so our acks reach it first.

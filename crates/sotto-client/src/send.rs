@@ -15,13 +15,14 @@ use sotto_core::bundle::VerifiedPreKeyBundle;
 use sotto_core::{IdentityKey, SessionRecord};
 use sotto_proto::api::{Base64Bytes, OutgoingEnvelope, SendRequest};
 
+use crate::apply::{Applied, Author, Conversation, Incoming};
 use crate::bundles::verify_device_bundle;
 use crate::client::{Client, address};
-use crate::content::{CONTENT_VERSION, Content, MAX_TEXT_BYTES, canonical_username};
+use crate::content::{Body, CONTENT_VERSION, Content, canonical_username};
 use crate::error::{ClientError, StoreError};
 use crate::events::{DeliveryState, Event};
 use crate::relay::SendOutcome;
-use crate::store::{Direction, NewMessage, OutboxEntry, now_ms};
+use crate::store::{Direction, OutboxEntry, now_ms};
 use crate::trust::{ensure_trusted, observe};
 
 /// Attempts at one send before the device list is declared unstable.
@@ -52,10 +53,19 @@ impl Client {
     /// message stays in the outbox and [`flush_outbox`](Self::flush_outbox) retries it with
     /// the same id (the relay stores it once).
     pub async fn send(&self, username: &str, text: &str) -> Result<String, ClientError> {
+        self.send_message(username, crate::OutgoingMessage::text(text))
+            .await
+    }
+
+    /// Encrypts `body` for every device of `username` (and, unless it is a receipt or a
+    /// typing indicator, our own other devices), applies it to our own store in the same
+    /// transaction, and hands it to the relay. Returns the message id.
+    pub(crate) async fn send_body(
+        &self,
+        username: &str,
+        body: Body,
+    ) -> Result<String, ClientError> {
         let username = canonical_username(username)?;
-        if text.len() > MAX_TEXT_BYTES {
-            return Err(ClientError::TextTooLong(text.len()));
-        }
         let info = self
             .relay
             .account(&username)
@@ -66,7 +76,7 @@ impl Client {
             version: CONTENT_VERSION,
             id: new_message_id(),
             sent_at: now_ms(),
-            text: text.to_owned(),
+            body,
             sender: self.account.username.clone(),
             sent_to: None,
         };
@@ -80,7 +90,9 @@ impl Client {
             let _guard = self.sessions.lock().await;
             self.check_trust(&recipient).await?;
             let mut entries = vec![self.encrypt_entry(&recipient, &devices, &content).await?];
-            if let Some(entry) = self.encrypt_sync_copy(&info.account_id, &content).await? {
+            if content.body.syncs_to_own_devices()
+                && let Some(entry) = self.encrypt_sync_copy(&info.account_id, &content).await?
+            {
                 entries.push(entry);
             }
             entries
@@ -172,6 +184,7 @@ impl Client {
             recipient_account: to.account_id.to_owned(),
             content: plaintext,
             envelopes,
+            ephemeral: content.body.is_ephemeral(),
         };
         let mut tx = self.store.begin().await?;
         for device in devices {
@@ -181,12 +194,25 @@ impl Client {
                     .await?;
             }
         }
-        self.store.save_outbox(&mut tx, &entry).await?;
-        if content.sent_to.is_none() {
-            let row = outgoing_row(to.account_id, self.account.device_id, content);
-            self.store.insert_message(&mut tx, &row).await?;
+        if !entry.ephemeral {
+            self.store.save_outbox(&mut tx, &entry).await?;
         }
+        let applied = if content.sent_to.is_none() {
+            let message = Incoming {
+                conversation: Conversation {
+                    peer_account: to.account_id,
+                    peer_name: to.username,
+                },
+                author: Author::ThisDevice,
+                device_id: self.account.device_id,
+                content,
+            };
+            self.apply(&mut tx, &message).await?
+        } else {
+            Applied::default()
+        };
         tx.commit().await.map_err(StoreError::from)?;
+        self.after_commit(applied);
         Ok(entry)
     }
 
@@ -256,6 +282,7 @@ impl Client {
     async fn deliver(&self, mut entry: OutboxEntry) -> Result<(), ClientError> {
         for _ in 0..MAX_DEVICE_FIXES {
             let request = SendRequest {
+                ephemeral: entry.ephemeral,
                 envelopes: entry
                     .envelopes
                     .iter()
@@ -284,8 +311,15 @@ impl Client {
         self.store
             .delete_outbox(&mut tx, &entry.message_id, &entry.recipient_account)
             .await?;
-        self.store
-            .mark_sent(&mut tx, &entry.recipient_account, &entry.message_id)
+        let changed = self
+            .store
+            .raise_state(
+                &mut tx,
+                &entry.recipient_account,
+                Direction::Outgoing,
+                std::slice::from_ref(&entry.message_id),
+                DeliveryState::Sent,
+            )
             .await?;
         let peer = if entry.recipient_account == self.account.account_id {
             self.account.username.clone()
@@ -297,11 +331,13 @@ impl Client {
             contact.map_or_else(|| entry.recipient_account.clone(), |c| c.username)
         };
         tx.commit().await.map_err(StoreError::from)?;
-        self.emit(Event::Delivery {
-            peer,
-            message_id: entry.message_id.clone(),
-            state: DeliveryState::Sent,
-        });
+        if !changed.is_empty() {
+            self.emit(Event::Delivery {
+                peer,
+                message_id: entry.message_id.clone(),
+                state: DeliveryState::Sent,
+            });
+        }
         Ok(())
     }
 
@@ -348,7 +384,9 @@ impl Client {
                     .await?;
             }
         }
-        self.store.save_outbox(&mut tx, &entry).await?;
+        if !entry.ephemeral {
+            self.store.save_outbox(&mut tx, &entry).await?;
+        }
         tx.commit().await.map_err(StoreError::from)?;
         Ok(entry)
     }
@@ -378,17 +416,5 @@ impl Client {
             });
         }
         Ok((contact.username, contact.identity))
-    }
-}
-
-fn outgoing_row(peer: &str, device_id: u32, content: &Content) -> NewMessage {
-    NewMessage {
-        peer_account: peer.to_owned(),
-        direction: Direction::Outgoing,
-        message_id: content.id.clone(),
-        state: DeliveryState::Pending,
-        text: content.text.clone(),
-        sent_at: content.sent_at,
-        device_id,
     }
 }

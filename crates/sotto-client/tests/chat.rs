@@ -47,9 +47,14 @@ async fn two_users_chat_both_ways() {
     assert_eq!(
         summary,
         [
-            (Direction::Outgoing, "hello bob", DeliveryState::Sent),
-            (Direction::Incoming, "hi alice", DeliveryState::Sent),
-            (Direction::Incoming, "how are you?", DeliveryState::Sent),
+            // Bob's device sent a delivery receipt; Alice has not read Bob's messages yet.
+            (Direction::Outgoing, "hello bob", DeliveryState::Delivered),
+            (Direction::Incoming, "hi alice", DeliveryState::Delivered),
+            (
+                Direction::Incoming,
+                "how are you?",
+                DeliveryState::Delivered
+            ),
         ]
     );
     assert_eq!(history[0].message_id, id);

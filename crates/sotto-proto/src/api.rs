@@ -220,6 +220,10 @@ pub struct OutgoingEnvelope {
 pub struct SendRequest {
     /// Exactly one entry per current device of the recipient.
     pub envelopes: Vec<OutgoingEnvelope>,
+    /// Worthless unless delivered within seconds (a typing indicator): the relay keeps it
+    /// only briefly and drops it if no device takes it by then.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ephemeral: bool,
 }
 
 /// Answer to a send.

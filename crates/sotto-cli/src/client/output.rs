@@ -33,6 +33,7 @@ pub fn event_json(event: &Event, me: &str) -> Option<Value> {
             message_id,
             text,
             sent_at,
+            ..
         } => {
             let (from, to) = match direction {
                 Direction::Incoming => (peer.as_str(), me),
@@ -170,6 +171,8 @@ mod tests {
             message_id: "ab".into(),
             text: "hi".into(),
             sent_at: 0,
+            details: sotto_client::MessageDetails::default(),
+            expires_at: None,
         };
         let line = event_json(&event, "bob").unwrap_or_default();
         assert_eq!(line["type"], "message");

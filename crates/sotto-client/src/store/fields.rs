@@ -46,6 +46,15 @@ impl<'a> FieldReader<'a> {
         Ok(field)
     }
 
+    /// The next field, or `None` at the end (for fields added by a later version).
+    pub(crate) fn optional_bytes(&mut self) -> Result<Option<&'a [u8]>, StoreError> {
+        if self.0.is_empty() {
+            Ok(None)
+        } else {
+            self.bytes().map(Some)
+        }
+    }
+
     pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], StoreError> {
         self.bytes()?
             .try_into()

@@ -1,15 +1,16 @@
-//! Message history and the outbox of encrypted envelopes not yet accepted by the relay.
+//! Message history: one sealed row per message, keyed by (peer, direction, message id).
+//! Receipts only ever raise a row's state; the disappearing-message sweep deletes rows whose
+//! `expires_at` has passed.
 
 use sqlx::SqliteConnection;
-use zeroize::Zeroizing;
 
 use super::Store;
+use super::details::MessageDetails;
 use super::fields::{FieldReader, FieldWriter};
 use crate::error::StoreError;
 use crate::events::DeliveryState;
 
 const MESSAGES: &str = "messages";
-const OUTBOX: &str = "outbox";
 
 /// Which way a message went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +28,14 @@ impl Direction {
             Self::Outgoing => 1,
         }
     }
+
+    fn from_code(code: i64) -> Self {
+        if code == 0 {
+            Self::Incoming
+        } else {
+            Self::Outgoing
+        }
+    }
 }
 
 /// A message of the history.
@@ -38,14 +47,18 @@ pub struct StoredMessage {
     pub direction: Direction,
     /// The sender's message id.
     pub message_id: String,
-    /// For outgoing messages, whether the relay has stored it.
+    /// Outgoing: how far it got. Incoming: `Delivered` until read here, then `Read`.
     pub state: DeliveryState,
-    /// The text.
+    /// The text (empty once deleted for everyone).
     pub text: String,
     /// When the sender wrote it (ms since the epoch, the sender's clock).
     pub sent_at: i64,
     /// The sending device.
     pub device_id: u32,
+    /// Quote, files, reactions, edits, deletion, timer.
+    pub details: MessageDetails,
+    /// When it disappears from this device (ms since the epoch, this device's clock).
+    pub expires_at: Option<i64>,
 }
 
 /// A message to add to the history.
@@ -59,39 +72,139 @@ fn state_code(state: DeliveryState) -> i64 {
     match state {
         DeliveryState::Pending => 0,
         DeliveryState::Sent => 1,
+        DeliveryState::Delivered => 2,
+        DeliveryState::Read => 3,
     }
 }
 
+fn state_of(code: i64) -> DeliveryState {
+    match code {
+        0 => DeliveryState::Pending,
+        1 => DeliveryState::Sent,
+        2 => DeliveryState::Delivered,
+        _ => DeliveryState::Read,
+    }
+}
+
+/// The columns every history query reads (a macro, so queries stay static strings).
+macro_rules! columns {
+    () => {
+        "peer_account, direction, message_id, state, sealed, expires_at"
+    };
+}
+type Row = (String, i64, String, i64, Vec<u8>, Option<i64>);
+
 impl Store {
-    /// Adds a message; `false` when it was already there (a redelivery).
-    pub(crate) async fn insert_message(
-        &self,
-        conn: &mut SqliteConnection,
-        message: &NewMessage,
-    ) -> Result<bool, StoreError> {
+    fn seal_message(&self, message: &StoredMessage) -> Result<Vec<u8>, StoreError> {
+        let details = serde_json::to_vec(&message.details)
+            .map_err(|_| StoreError::Corrupt("message details do not encode"))?;
         let plain = FieldWriter::default()
             .bytes(message.text.as_bytes())
             .bytes(&message.sent_at.to_be_bytes())
             .u32(message.device_id)
+            .bytes(&details)
             .finish();
         let key = row(
             &message.peer_account,
             message.direction,
             &message.message_id,
         );
-        let sealed = self.key.seal(MESSAGES, &key, &plain)?;
+        self.key.seal(MESSAGES, &key, &plain)
+    }
+
+    fn open_message(&self, row_values: Row) -> Result<StoredMessage, StoreError> {
+        let (peer, direction, message_id, state, sealed, expires_at) = row_values;
+        let direction = Direction::from_code(direction);
+        let plain = self
+            .key
+            .open(MESSAGES, &row(&peer, direction, &message_id), &sealed)?;
+        let mut r = FieldReader::new(&plain);
+        let text = r.string()?;
+        let sent_at = i64::from_be_bytes(r.array()?);
+        let device_id = r.u32()?;
+        // Rows written by schema v1 end here.
+        let details = match r.optional_bytes()? {
+            Some(json) => {
+                serde_json::from_slice(json).map_err(|_| StoreError::Corrupt("message details"))?
+            }
+            None => MessageDetails::default(),
+        };
+        Ok(StoredMessage {
+            peer_account: peer,
+            direction,
+            message_id,
+            state: state_of(state),
+            text,
+            sent_at,
+            device_id,
+            details,
+            expires_at,
+        })
+    }
+
+    /// Adds a message; `false` when it was already there (a redelivery).
+    pub(crate) async fn insert_message(
+        &self,
+        conn: &mut SqliteConnection,
+        message: &NewMessage,
+    ) -> Result<bool, StoreError> {
+        let sealed = self.seal_message(message)?;
         let done = sqlx::query(
-            "INSERT OR IGNORE INTO messages (peer_account, direction, message_id, state, sealed) \
-             VALUES (?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO messages \
+             (peer_account, direction, message_id, state, sealed, expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(&message.peer_account)
         .bind(message.direction.code())
         .bind(&message.message_id)
         .bind(state_code(message.state))
         .bind(sealed)
+        .bind(message.expires_at)
         .execute(conn)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Rewrites a message's text, details and expiry (its state is left alone).
+    pub(crate) async fn update_message(
+        &self,
+        conn: &mut SqliteConnection,
+        message: &StoredMessage,
+    ) -> Result<(), StoreError> {
+        let sealed = self.seal_message(message)?;
+        sqlx::query(
+            "UPDATE messages SET sealed = ?, expires_at = ? \
+             WHERE peer_account = ? AND direction = ? AND message_id = ?",
+        )
+        .bind(sealed)
+        .bind(message.expires_at)
+        .bind(&message.peer_account)
+        .bind(message.direction.code())
+        .bind(&message.message_id)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// One message, if it is in the history.
+    pub(crate) async fn message(
+        &self,
+        conn: &mut SqliteConnection,
+        peer: &str,
+        direction: Direction,
+        message_id: &str,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        let found: Option<Row> = sqlx::query_as(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM messages WHERE peer_account = ? AND direction = ? AND message_id = ?"
+        ))
+        .bind(peer)
+        .bind(direction.code())
+        .bind(message_id)
+        .fetch_optional(conn)
+        .await?;
+        found.map(|r| self.open_message(r)).transpose()
     }
 
     /// Whether this message is already in the history.
@@ -130,21 +243,78 @@ impl Store {
         Ok(found.is_some())
     }
 
-    /// Marks an outgoing message as stored by the relay.
-    pub(crate) async fn mark_sent(
+    /// Raises the state of some messages to `state` (never lowers it); returns the ids that
+    /// changed.
+    pub(crate) async fn raise_state(
         &self,
         conn: &mut SqliteConnection,
         peer: &str,
-        message_id: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE messages SET state = 1 WHERE peer_account = ? AND direction = 1 AND message_id = ?",
+        direction: Direction,
+        message_ids: &[String],
+        state: DeliveryState,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut changed = Vec::new();
+        for id in message_ids {
+            let done = sqlx::query(
+                "UPDATE messages SET state = ? WHERE peer_account = ? AND direction = ? \
+                 AND message_id = ? AND state < ?",
+            )
+            .bind(state_code(state))
+            .bind(peer)
+            .bind(direction.code())
+            .bind(id)
+            .bind(state_code(state))
+            .execute(&mut *conn)
+            .await?;
+            if done.rows_affected() == 1 {
+                changed.push(id.clone());
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Ids of incoming messages from `peer` not yet read here, oldest first.
+    pub(crate) async fn unread(
+        &self,
+        conn: &mut SqliteConnection,
+        peer: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT message_id FROM messages WHERE peer_account = ? AND direction = 0 \
+             AND state = 2 ORDER BY seq",
         )
         .bind(peer)
-        .bind(message_id)
-        .execute(conn)
+        .fetch_all(conn)
         .await?;
-        Ok(())
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// Removes every message whose disappearing timer ran out by `now_ms`, returning them
+    /// (so their saved files can be removed too).
+    pub(crate) async fn take_expired(
+        &self,
+        conn: &mut SqliteConnection,
+        now_ms: i64,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let rows: Vec<Row> = sqlx::query_as(concat!(
+            "DELETE FROM messages WHERE expires_at IS NOT NULL AND expires_at <= ? RETURNING ",
+            columns!()
+        ))
+        .bind(now_ms)
+        .fetch_all(conn)
+        .await?;
+        rows.into_iter().map(|r| self.open_message(r)).collect()
+    }
+
+    /// The earliest time a message disappears, if any message will.
+    pub(crate) async fn next_expiry(
+        &self,
+        conn: &mut SqliteConnection,
+    ) -> Result<Option<i64>, StoreError> {
+        let (next,): (Option<i64>,) = sqlx::query_as("SELECT MIN(expires_at) FROM messages")
+            .fetch_one(conn)
+            .await?;
+        Ok(next)
     }
 
     /// Moves the history of a contact whose username now belongs to a new account.
@@ -173,125 +343,14 @@ impl Store {
         conn: &mut SqliteConnection,
         peer: &str,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        let rows: Vec<(i64, String, i64, Vec<u8>)> = sqlx::query_as(
-            "SELECT direction, message_id, state, sealed FROM messages WHERE peer_account = ? ORDER BY seq",
-        )
+        let rows: Vec<Row> = sqlx::query_as(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM messages WHERE peer_account = ? ORDER BY seq"
+        ))
         .bind(peer)
         .fetch_all(conn)
         .await?;
-        rows.into_iter()
-            .map(|(direction, message_id, state, sealed)| {
-                let direction = if direction == 0 {
-                    Direction::Incoming
-                } else {
-                    Direction::Outgoing
-                };
-                let plain = self
-                    .key
-                    .open(MESSAGES, &row(peer, direction, &message_id), &sealed)?;
-                let mut r = FieldReader::new(&plain);
-                let text = r.string()?;
-                let sent_at = i64::from_be_bytes(r.array()?);
-                let device_id = r.u32()?;
-                let state = if state == 1 {
-                    DeliveryState::Sent
-                } else {
-                    DeliveryState::Pending
-                };
-                Ok(StoredMessage {
-                    peer_account: peer.to_owned(),
-                    direction,
-                    message_id,
-                    state,
-                    text,
-                    sent_at,
-                    device_id,
-                })
-            })
-            .collect()
-    }
-}
-
-/// Envelopes for one recipient account, encrypted and waiting for the relay's answer.
-#[derive(Clone)]
-pub(crate) struct OutboxEntry {
-    pub(crate) message_id: String,
-    pub(crate) recipient_account: String,
-    /// The plaintext content, to encrypt for devices the relay says we missed.
-    pub(crate) content: Zeroizing<Vec<u8>>,
-    /// `(device id, ciphertext)`.
-    pub(crate) envelopes: Vec<(u32, Vec<u8>)>,
-}
-
-impl Store {
-    /// Saves (or replaces) an outbox entry, in the transaction that saved its sessions.
-    pub(crate) async fn save_outbox(
-        &self,
-        conn: &mut SqliteConnection,
-        entry: &OutboxEntry,
-    ) -> Result<(), StoreError> {
-        let mut writer = FieldWriter::default()
-            .bytes(&entry.content)
-            .u32(u32::try_from(entry.envelopes.len()).unwrap_or(u32::MAX));
-        for (device, ciphertext) in &entry.envelopes {
-            writer = writer.u32(*device).bytes(ciphertext);
-        }
-        let key = format!("{}/{}", entry.recipient_account, entry.message_id);
-        let sealed = self.key.seal(OUTBOX, &key, &writer.finish())?;
-        sqlx::query(
-            "INSERT INTO outbox (message_id, recipient_account, sealed) VALUES (?, ?, ?) \
-             ON CONFLICT (message_id, recipient_account) DO UPDATE SET sealed = excluded.sealed",
-        )
-        .bind(&entry.message_id)
-        .bind(&entry.recipient_account)
-        .bind(sealed)
-        .execute(conn)
-        .await?;
-        Ok(())
-    }
-
-    /// Every outbox entry, oldest message id first is not guaranteed.
-    pub(crate) async fn outbox(
-        &self,
-        conn: &mut SqliteConnection,
-    ) -> Result<Vec<OutboxEntry>, StoreError> {
-        let rows: Vec<(String, String, Vec<u8>)> =
-            sqlx::query_as("SELECT message_id, recipient_account, sealed FROM outbox")
-                .fetch_all(conn)
-                .await?;
-        rows.into_iter()
-            .map(|(message_id, recipient_account, sealed)| {
-                let key = format!("{recipient_account}/{message_id}");
-                let plain = self.key.open(OUTBOX, &key, &sealed)?;
-                let mut r = FieldReader::new(&plain);
-                let content = Zeroizing::new(r.bytes()?.to_vec());
-                let count = r.u32()?;
-                let mut envelopes = Vec::new();
-                for _ in 0..count {
-                    envelopes.push((r.u32()?, r.bytes()?.to_vec()));
-                }
-                Ok(OutboxEntry {
-                    message_id,
-                    recipient_account,
-                    content,
-                    envelopes,
-                })
-            })
-            .collect()
-    }
-
-    /// Removes an entry the relay accepted.
-    pub(crate) async fn delete_outbox(
-        &self,
-        conn: &mut SqliteConnection,
-        message_id: &str,
-        recipient_account: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM outbox WHERE message_id = ? AND recipient_account = ?")
-            .bind(message_id)
-            .bind(recipient_account)
-            .execute(conn)
-            .await?;
-        Ok(())
+        rows.into_iter().map(|r| self.open_message(r)).collect()
     }
 }

@@ -6,8 +6,11 @@
 
 mod account;
 mod contacts;
+mod conversations;
+mod details;
 pub(crate) mod fields;
 mod history;
+mod outbox;
 mod pre_keys;
 pub mod seal;
 mod sessions;
@@ -24,8 +27,10 @@ use sqlx::{Sqlite, Transaction};
 
 pub use account::AccountRecord;
 pub use contacts::Contact;
+pub use details::{MessageDetails, StoredAttachment, StoredReaction};
+pub(crate) use history::NewMessage;
 pub use history::{Direction, StoredMessage};
-pub(crate) use history::{NewMessage, OutboxEntry};
+pub(crate) use outbox::OutboxEntry;
 use seal::DataKey;
 use unlock::Unlock;
 
@@ -68,7 +73,9 @@ impl Store {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Deleted rows (disappearing messages) are overwritten, not left in free pages.
+            .pragma("secure_delete", "ON");
         // One connection: every write is serialised, and a transaction never meets SQLITE_BUSY.
         let pool = SqlitePoolOptions::new()
             .max_connections(1)

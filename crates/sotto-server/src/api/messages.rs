@@ -55,16 +55,33 @@ pub(super) async fn send(
     Path((recipient, message_id)): Path<(String, String)>,
     ApiJson(request): ApiJson<SendRequest>,
 ) -> Result<Json<SendResponse>, ApiError> {
+    let lifetime = if request.ephemeral {
+        Lifetime::Ephemeral
+    } else {
+        Lifetime::Queued
+    };
     let request = request
         .envelopes
         .into_iter()
         .map(|e| (e.device_id, e.content.0))
         .collect();
-    let outcome = submit(&state, me, &recipient, &message_id, request).await?;
+    let outcome = submit(&state, me, &recipient, &message_id, request, lifetime).await?;
     Ok(Json(SendResponse {
         duplicate: outcome == SendOutcome::Duplicate,
     }))
 }
+
+/// How long the relay keeps an envelope no device has taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lifetime {
+    /// The configured queue lifetime (30 days by default).
+    Queued,
+    /// A few seconds: typing indicators are worthless later.
+    Ephemeral,
+}
+
+/// How long an ephemeral envelope waits for a device.
+pub(crate) const EPHEMERAL_TTL_MS: i64 = 5_000;
 
 /// Stores a message from `me` for `recipient`: the checks, rate limit and durable commit of a
 /// send, shared by the HTTP `PUT` and sends over the delivery WebSocket. Answers only after
@@ -75,6 +92,7 @@ pub(crate) async fn submit(
     recipient: &str,
     message_id: &str,
     request: Vec<(u32, Vec<u8>)>,
+    lifetime: Lifetime,
 ) -> Result<SendOutcome, ApiError> {
     let recipient = AccountId::parse(recipient)?;
     let message_id = MessageId::parse(message_id)?;
@@ -107,7 +125,10 @@ pub(crate) async fn submit(
         sender: Some(me),
         envelopes,
         now_ms: now_ms(),
-        ttl_ms: state.policy.limits.ttl_ms(),
+        ttl_ms: match lifetime {
+            Lifetime::Queued => state.policy.limits.ttl_ms(),
+            Lifetime::Ephemeral => EPHEMERAL_TTL_MS,
+        },
         max_queue: state.policy.limits.max_queue,
     };
     let outcome = state.store.store(submission).await?;

@@ -1,7 +1,7 @@
 //! Sends over a binary delivery WebSocket: the same checks, rate limit and durable commit as
 //! `PUT /v1/messages/...`, answered with a [`SendResult`] instead of an HTTP response.
 
-use crate::api::messages::submit;
+use crate::api::messages::{Lifetime, submit};
 use crate::api::{ApiError, AppState};
 use crate::domain::DeviceAddress;
 use crate::store::SendOutcome;
@@ -59,6 +59,7 @@ async fn run(
         &send.recipient_account,
         &send.message_id,
         envelopes,
+        Lifetime::Queued,
     )
     .await
 }
