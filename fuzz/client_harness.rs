@@ -45,10 +45,18 @@ pub fn daemon_request(data: &[u8]) {
 /// Hand-made seeds: (target, input).
 pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     let content = [
-        r#"{"version":1,"id":"0123456789abcdef0123456789abcdef","sent_at":1764633600000,"text":"hi bob","sender":"alice"}"#,
-        r#"{"version":1,"id":"m2","sent_at":5,"text":"sync copy","sender":"alice","sent_to":"acct-7"}"#,
-        r#"{"version":2,"id":"m3","sent_at":-1,"text":"ünïcødé \n\u0000","sender":"a","future":{"x":[1,2]}}"#,
-        r#"{"version":0,"id":"m","sent_at":0,"text":"","sender":""}"#,
+        r#"{"version":2,"id":"0123456789abcdef0123456789abcdef","sent_at":1764633600000,"sender":"alice","body":{"type":"text","text":"hi bob"}}"#,
+        r#"{"version":2,"id":"m2","sent_at":5,"sender":"alice","sent_to":"acct-7","body":{"type":"text","text":"sync copy","quote":{"id":"m1","author":"acct-7","text":"earlier"},"expire_timer":60}}"#,
+        r#"{"version":3,"id":"m3","sent_at":-1,"sender":"a","future":{"x":[1,2]},"body":{"type":"text","text":"ünïcødé \n\u0000","attachments":[{"id":"blob-1","key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","digest":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","size":3,"name":"a.txt","content_type":"text/plain"}]}}"#,
+        r#"{"version":2,"id":"m4","sent_at":6,"sender":"b","body":{"type":"receipt","kind":"read","message_ids":["m1","m2"]}}"#,
+        r#"{"version":2,"id":"m5","sent_at":7,"sender":"b","body":{"type":"typing","started":false}}"#,
+        r#"{"version":2,"id":"m6","sent_at":8,"sender":"b","body":{"type":"reaction","target":{"id":"m1","author":"acct-1"},"emoji":"👍"}}"#,
+        r#"{"version":2,"id":"m7","sent_at":9,"sender":"b","body":{"type":"edit","target_id":"m1","text":"fixed"}}"#,
+        r#"{"version":2,"id":"m8","sent_at":10,"sender":"b","body":{"type":"delete","target_id":"m1"}}"#,
+        r#"{"version":2,"id":"m9","sent_at":11,"sender":"b","body":{"type":"timer","seconds":3600}}"#,
+        r#"{"version":9,"id":"m10","sent_at":12,"sender":"b","body":{"type":"poll","question":"?"}}"#,
+        r#"{"version":2,"id":"m11","sent_at":13,"sender":"b","body":{"type":"text","attachments":[{"id":"x","key":"AA==","digest":"AA==","size":1,"name":"../etc/passwd"}]}}"#,
+        r#"{"version":0,"id":"m","sent_at":0,"sender":"","body":{"type":"text","text":""}}"#,
     ];
     let requests = [
         r#"{"jsonrpc":"2.0","method":"send","params":{"username":"bob","text":"hi"},"id":1}"#,
@@ -56,6 +64,14 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         r#"{"jsonrpc":"2.0","method":"history","params":{"username":"bob"},"id":null}"#,
         r#"{"jsonrpc":"2.0","method":"verify","params":{"username":"bob","accept":true,"mark_verified":false},"id":3}"#,
         r#"{"jsonrpc":"2.0","method":"subscribe"}"#,
+        r#"{"jsonrpc":"2.0","method":"send","params":{"username":"bob","text":"yes","reply_to":"m1"},"id":6}"#,
+        r#"{"jsonrpc":"2.0","method":"react","params":{"username":"bob","message_id":"m1","emoji":"👍"},"id":7}"#,
+        r#"{"jsonrpc":"2.0","method":"edit","params":{"username":"bob","message_id":"m1","text":"x"},"id":8}"#,
+        r#"{"jsonrpc":"2.0","method":"delete","params":{"username":"bob","message_id":"m1"},"id":9}"#,
+        r#"{"jsonrpc":"2.0","method":"timer","params":{"username":"bob","seconds":60},"id":10}"#,
+        r#"{"jsonrpc":"2.0","method":"typing","params":{"username":"bob","started":false}}"#,
+        r#"{"jsonrpc":"2.0","method":"read","params":{"username":"bob"},"id":11}"#,
+        r#"{"jsonrpc":"2.0","method":"timer","params":{"username":"bob","seconds":-1},"id":12}"#,
         r#"{"jsonrpc":"1.0","method":"send","id":4}"#,
         r#"{"jsonrpc":"2.0","method":"nope","id":[5]}"#,
         r#"[{"jsonrpc":"2.0"}]"#,

@@ -48,6 +48,18 @@ enum Command {
     Account(client::account::AccountArgs),
     /// Send a text message (end-to-end encrypted to every device of the recipient).
     Send(client::messages::SendArgs),
+    /// React to a message with an emoji (or take the reaction back).
+    React(client::features::ReactArgs),
+    /// Change the text of one of your messages (within 24 hours).
+    Edit(client::features::EditArgs),
+    /// Delete one of your messages for everyone (within 24 hours).
+    Delete(client::features::DeleteArgs),
+    /// Show or set a conversation's disappearing-message timer (agreed by both sides).
+    Timer(client::features::TimerArgs),
+    /// Tell a contact you are typing (never queued: dropped unless they are online).
+    Typing(client::features::TypingArgs),
+    /// Mark a contact's messages read and send them a read receipt.
+    Read(client::features::ReadArgs),
     /// Print the messages waiting on the relay (and, with --follow, new ones as they arrive).
     Receive(client::receive::ReceiveArgs),
     /// List contacts, with their verification state.
@@ -138,6 +150,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args).await,
         Command::Account(args) => client::account::run(&dir()?, args).await,
         Command::Send(args) => client::messages::send(&dir()?, args).await,
+        Command::React(args) => client::features::react(&dir()?, args).await,
+        Command::Edit(args) => client::features::edit(&dir()?, args).await,
+        Command::Delete(args) => client::features::delete(&dir()?, args).await,
+        Command::Timer(args) => client::features::timer(&dir()?, args).await,
+        Command::Typing(args) => client::features::typing(&dir()?, args).await,
+        Command::Read(args) => client::features::read(&dir()?, args).await,
         Command::Receive(args) => client::receive::run(&dir()?, args).await,
         Command::Contacts(args) => client::messages::contacts(&dir()?, args).await,
         Command::History(args) => client::messages::history(&dir()?, args).await,

@@ -329,3 +329,20 @@ impl Client {
 fn within(sent_at: i64, at: i64, window: i64) -> bool {
     at.saturating_sub(sent_at) <= window
 }
+
+#[cfg(test)]
+mod tests {
+    use super::within;
+
+    #[test]
+    fn changes_are_allowed_only_inside_the_window() {
+        assert!(within(1_000, 1_000, 10));
+        assert!(within(1_000, 1_010, 10));
+        assert!(!within(1_000, 1_011, 10));
+        assert!(
+            within(1_000, 0, 10),
+            "a change dated before the message is not late"
+        );
+        assert!(!within(i64::MIN, i64::MAX, 10));
+    }
+}

@@ -57,6 +57,16 @@ impl Client {
             .await
     }
 
+    /// Sends any typed body — the low-level form of [`send_message`](Self::send_message),
+    /// [`react`](Self::react) and the rest, which check their input first. Whatever is sent,
+    /// receivers apply only what the rules allow (edits of the author's own messages, …).
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub async fn send_content(&self, username: &str, body: Body) -> Result<String, ClientError> {
+        self.send_body(username, body).await
+    }
+
     /// Encrypts `body` for every device of `username` (and, unless it is a receipt or a
     /// typing indicator, our own other devices), applies it to our own store in the same
     /// transaction, and hands it to the relay. Returns the message id.

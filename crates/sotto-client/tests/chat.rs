@@ -306,15 +306,3 @@ async fn a_following_receiver_gets_messages_as_they_arrive() {
     follower.abort();
     assert_eq!(history_texts(&bob, "alice").await, ["live one", "live two"]);
 }
-
-/// Creates the directory and returns it (the relay's data dir must exist for its log).
-trait TapDir {
-    fn tap_dir(self) -> Self;
-}
-
-impl TapDir for std::path::PathBuf {
-    fn tap_dir(self) -> Self {
-        std::fs::create_dir_all(&self).unwrap();
-        self
-    }
-}

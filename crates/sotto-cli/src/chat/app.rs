@@ -5,8 +5,9 @@
 
 use sotto_client::{DeliveryState, Direction, Event, StoredMessage, canonical_username};
 
+use super::commands::{self, Command, Targets};
 use super::state::{
-    Action, Conversation, Delivery, Input, Line, Link, SendFailure, Snapshot, Update,
+    Action, Change, Conversation, Delivery, Input, Line, Link, SendFailure, Snapshot, Update,
 };
 
 /// How many messages one PageUp/PageDown moves the history.
@@ -118,17 +119,25 @@ impl App {
             return self.prompt_input(input);
         }
         match input {
-            Input::Char(c) => self.compose.push(c),
+            Input::Char(c) => {
+                self.compose.push(c);
+                if self.compose.len() == c.len_utf8() && c != '/' {
+                    return self.change(Change::Typing { started: true });
+                }
+            }
             Input::Backspace => {
                 self.compose.pop();
+                if self.compose.is_empty() {
+                    return self.change(Change::Typing { started: false });
+                }
             }
             Input::Enter => return self.send(),
             Input::Escape => {
                 self.notice = None;
                 self.safety_number = None;
             }
-            Input::Up => self.select_by(-1),
-            Input::Down => self.select_by(1),
+            Input::Up => return self.select_by(-1),
+            Input::Down => return self.select_by(1),
             Input::PageUp => self.scroll_by(PAGE as isize),
             Input::PageDown => self.scroll_by(-(PAGE as isize)),
             Input::NewConversation => self.prompt = Some(String::new()),
@@ -164,7 +173,8 @@ impl App {
             Ok(username) => {
                 self.prompt = None;
                 self.conversation(&username);
-                self.select(&username);
+                // A new conversation has nothing unread.
+                let _ = self.select(&username);
                 self.say(format!("new conversation with {username}"), false);
             }
             Err(_) => self.say(
@@ -174,21 +184,31 @@ impl App {
         }
     }
 
-    fn select(&mut self, username: &str) {
+    /// Selects a conversation; asks to mark its messages read if some were unread.
+    fn select(&mut self, username: &str) -> Option<Action> {
         if self.selected.as_deref() != Some(username) {
             self.scroll = 0;
             self.safety_number = None;
         }
         self.selected = Some(username.to_owned());
-        if let Some(conversation) = self.conversation_mut(username) {
-            conversation.unread = 0;
-        }
+        let conversation = self.conversation_mut(username)?;
+        let unread = std::mem::take(&mut conversation.unread);
+        (unread > 0).then(|| Action::Change {
+            to: username.to_owned(),
+            change: Change::MarkRead,
+        })
     }
 
-    fn select_by(&mut self, step: isize) {
+    /// A change to the selected conversation.
+    fn change(&self, change: Change) -> Option<Action> {
+        let to = self.selected.clone()?;
+        Some(Action::Change { to, change })
+    }
+
+    fn select_by(&mut self, step: isize) -> Option<Action> {
         let count = self.conversations.len();
         if count == 0 {
-            return;
+            return None;
         }
         let at = match self.selected.as_deref() {
             None => 0,
@@ -199,7 +219,7 @@ impl App {
             }
         };
         let username = self.conversations[at].username.clone();
-        self.select(&username);
+        self.select(&username)
     }
 
     fn scroll_by(&mut self, step: isize) {
@@ -219,21 +239,43 @@ impl App {
             );
             return None;
         };
-        let text = std::mem::take(&mut self.compose);
+        let conversation = self.conversation(&to);
+        let targets = Targets {
+            theirs: conversation.last_id(Direction::Incoming),
+            ours: conversation.last_id(Direction::Outgoing),
+        };
+        let (text, reply_to) = match commands::parse(&self.compose, &targets) {
+            Ok(Command::Send { text, reply_to }) => (text, reply_to),
+            Ok(Command::Change(change)) => {
+                self.compose.clear();
+                return Some(Action::Change { to, change });
+            }
+            Err(why) => {
+                self.say(why, true);
+                return None;
+            }
+        };
+        self.compose.clear();
         let token = self.next_token;
         self.next_token += 1;
-        let line = Line {
-            direction: Direction::Outgoing,
-            id: None,
-            token,
-            text: text.clone(),
-            sent_at: 0,
-            delivery: Delivery::Sending,
-        };
-        self.conversation(&to).push(line);
+        let conversation = self.conversation(&to);
+        let quote = reply_to
+            .as_deref()
+            .and_then(|id| conversation.line_mut(id))
+            .map(|l| l.text.clone());
+        let mut line = Line::plain(Direction::Outgoing, None, text.clone(), 0);
+        line.token = token;
+        line.delivery = Delivery::Sending;
+        line.quote = quote;
+        conversation.push(line);
         self.raise(&to);
         self.scroll = 0;
-        Some(Action::Send { token, to, text })
+        Some(Action::Send {
+            token,
+            to,
+            text,
+            reply_to,
+        })
     }
 
     fn accept(&mut self) -> Option<Action> {
@@ -250,11 +292,12 @@ impl App {
         Some(Action::AcceptIdentity { username })
     }
 
-    /// Takes what the SDK side reported.
-    pub fn update(&mut self, update: Update) {
+    /// Takes what the SDK side reported; may answer with work (a read receipt for messages
+    /// arriving in the conversation on screen).
+    pub fn update(&mut self, update: Update) -> Option<Action> {
         match update {
             Update::Loaded(snapshots) => self.load(snapshots),
-            Update::Event(event) => self.event(event),
+            Update::Event(event) => return self.event(event),
             Update::Sent { token, result } => self.sent(token, result),
             Update::Accepted { username, result } => self.accepted(&username, result),
             Update::SafetyNumber { username, result } => match result {
@@ -264,15 +307,19 @@ impl App {
             Update::Link(link) => self.link = link,
             Update::Problem(text) => self.say(text, true),
         }
+        None
     }
 
     /// Adds a stored conversation: lines already shown stay as they are.
     fn merge(&mut self, snapshot: Snapshot) {
+        let me = self.me.clone();
         let conversation = self.conversation(&snapshot.username);
         conversation.verified = snapshot.verified;
         conversation.identity_changed = snapshot.identity_changed;
+        conversation.timer = snapshot.timer;
+        let peer = snapshot.username.clone();
         for message in &snapshot.history {
-            conversation.push(stored_line(message));
+            conversation.push(stored_line(message, &peer, &me));
         }
     }
 
@@ -286,11 +333,12 @@ impl App {
             && let Some(first) = self.conversations.first()
         {
             let username = first.username.clone();
-            self.select(&username);
+            // Loaded history counts as seen only once the user opens it.
+            let _ = self.select(&username);
         }
     }
 
-    fn event(&mut self, event: Event) {
+    fn event(&mut self, event: Event) -> Option<Action> {
         match event {
             Event::Message {
                 peer,
@@ -298,21 +346,14 @@ impl App {
                 message_id,
                 text,
                 sent_at,
+                details,
+                expires_at,
                 ..
             } => {
-                let delivery = match direction {
-                    Direction::Incoming => Delivery::Received,
-                    Direction::Outgoing => Delivery::Sent,
-                };
-                let line = Line {
-                    direction,
-                    id: Some(message_id),
-                    token: 0,
-                    text,
-                    sent_at,
-                    delivery,
-                };
-                self.arrived(&peer, line);
+                let mut line = Line::plain(direction, Some(message_id), text, sent_at);
+                line.quote = details.quote.map(|q| q.text);
+                line.disappearing = expires_at.is_some();
+                return self.arrived(&peer, line);
             }
             Event::IdentityChanged {
                 username,
@@ -322,30 +363,41 @@ impl App {
                 peer,
                 message_id,
                 state,
-            } => {
-                if state == DeliveryState::Sent
-                    && let Some(conversation) = self.conversation_mut(&peer)
-                    && let Some(line) = conversation.lines.iter_mut().find(|l| {
-                        l.direction == Direction::Outgoing
-                            && l.id.as_deref() == Some(message_id.as_str())
-                    })
-                {
-                    line.delivery = Delivery::Sent;
-                }
-            }
+            } => self.delivered(&peer, &message_id, state),
             Event::Undecryptable { reason, .. } => {
                 self.say(format!("a message could not be decrypted: {reason}"), true);
             }
-            _ => {}
+            other => self.feature_event(other),
+        }
+        None
+    }
+
+    /// A receipt: moves an outgoing line forward, never back.
+    fn delivered(&mut self, peer: &str, message_id: &str, state: DeliveryState) {
+        let delivery = match state {
+            DeliveryState::Sent => Delivery::Sent,
+            DeliveryState::Delivered => Delivery::Delivered,
+            DeliveryState::Read => Delivery::Read,
+            _ => return,
+        };
+        if let Some(conversation) = self.conversation_mut(peer)
+            && let Some(line) = conversation.line_mut(message_id)
+            && line.direction == Direction::Outgoing
+            && rank(&line.delivery) < rank(&delivery)
+        {
+            line.delivery = delivery;
         }
     }
 
-    fn arrived(&mut self, peer: &str, line: Line) {
+    fn arrived(&mut self, peer: &str, line: Line) -> Option<Action> {
         let incoming = line.direction == Direction::Incoming;
         let selected = self.selected.as_deref() == Some(peer);
         let conversation = self.conversation(peer);
+        if incoming {
+            conversation.typing = false;
+        }
         if !conversation.push(line) {
-            return;
+            return None;
         }
         if incoming && !selected {
             conversation.unread += 1;
@@ -355,6 +407,10 @@ impl App {
             // Keep the lines the user scrolled to in place.
             self.scroll += 1;
         }
+        (incoming && selected).then(|| Action::Change {
+            to: peer.to_owned(),
+            change: Change::MarkRead,
+        })
     }
 
     fn identity_changed(&mut self, username: &str, was_verified: bool) {
@@ -421,19 +477,51 @@ impl App {
     }
 }
 
+/// How far a delivery state is along the way (failures and receipts of incoming lines
+/// rank lowest, so a receipt never moves a line back).
+fn rank(delivery: &Delivery) -> u8 {
+    match delivery {
+        Delivery::Received | Delivery::Failed => 0,
+        Delivery::Sending => 1,
+        Delivery::Queued => 2,
+        Delivery::Sent => 3,
+        Delivery::Delivered => 4,
+        Delivery::Read => 5,
+    }
+}
+
 /// A stored message as a line.
-fn stored_line(message: &StoredMessage) -> Line {
+fn stored_line(message: &StoredMessage, peer: &str, me: &str) -> Line {
     let delivery = match (message.direction, message.state) {
         (Direction::Incoming, _) => Delivery::Received,
         (Direction::Outgoing, DeliveryState::Pending) => Delivery::Queued,
+        (Direction::Outgoing, DeliveryState::Delivered) => Delivery::Delivered,
+        (Direction::Outgoing, DeliveryState::Read) => Delivery::Read,
         (Direction::Outgoing, _) => Delivery::Sent,
     };
-    Line {
-        direction: message.direction,
-        id: Some(message.message_id.clone()),
-        token: 0,
-        text: message.text.clone(),
-        sent_at: message.sent_at,
-        delivery,
-    }
+    let details = &message.details;
+    let mut line = Line::plain(
+        message.direction,
+        Some(message.message_id.clone()),
+        message.text.clone(),
+        message.sent_at,
+    );
+    line.delivery = delivery;
+    line.quote = details.quote.as_ref().map(|q| q.text.clone());
+    line.reactions = details
+        .reactions
+        .iter()
+        .map(|r| {
+            let who = if r.author == message.peer_account {
+                peer
+            } else {
+                me
+            };
+            (who.to_owned(), r.emoji.clone())
+        })
+        .collect();
+    line.edited = details.edited_at.is_some();
+    line.deleted = details.deleted;
+    line.disappearing = message.expires_at.is_some();
+    line
 }

@@ -11,6 +11,8 @@
 //! one message at a time, after the outbox left by earlier runs (as `sotto send` does).
 
 pub mod app;
+mod changes;
+mod commands;
 pub mod keys;
 mod screen;
 pub mod state;
@@ -20,13 +22,13 @@ use std::path::Path;
 
 use clap::Args;
 use crossterm::event::Event as TermEvent;
-use sotto_client::{Client, ClientError};
+use sotto_client::{Client, ClientError, OutgoingMessage};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
 use self::app::App;
 use self::screen::Screen;
-use self::state::{Action, Link, SendFailure, Snapshot, Update};
+use self::state::{Action, Change, Link, SendFailure, Snapshot, Update};
 use crate::client::profile;
 use crate::client::receive::{Connection, keep_receiving};
 
@@ -48,10 +50,12 @@ async fn load(client: &Client) -> Result<Vec<Snapshot>, ClientError> {
     let mut snapshots = Vec::new();
     for contact in client.contacts().await? {
         let history = client.history(&contact.username).await?;
+        let timer = client.expire_timer(&contact.username).await?;
         snapshots.push(Snapshot {
             username: contact.username,
             verified: contact.verified,
             identity_changed: contact.identity_changed,
+            timer,
             history,
         });
     }
@@ -64,7 +68,8 @@ async fn chat(client: &Client) -> anyhow::Result<()> {
     // Subscribed before loading: nothing falls between the two (the app drops duplicates).
     let mut events = client.subscribe();
     let mut app = App::new(&client.account().username);
-    app.update(Update::Loaded(load(client).await?));
+    // Nothing is unread on the first screen until the user opens a conversation.
+    let _ = app.update(Update::Loaded(load(client).await?));
     let (updates, mut updated) = mpsc::unbounded_channel();
     let link = updates.clone();
     let receiving = tokio::spawn(keep_receiving(client.clone(), move |state| {
@@ -89,13 +94,22 @@ async fn chat(client: &Client) -> anyhow::Result<()> {
                 Some(Err(error)) => break Err(error.into()),
                 None => break Ok(()),
             },
-            event = events.recv() => match event {
-                Ok(event) => app.update(Update::Event(event)),
-                // Too slow to keep up: the store has everything, merge it in again.
-                Err(RecvError::Lagged(_)) => app.update(Update::Loaded(load(client).await?)),
-                Err(RecvError::Closed) => break Ok(()),
-            },
-            Some(update) = updated.recv() => app.update(update),
+            event = events.recv() => {
+                let update = match event {
+                    Ok(event) => Update::Event(event),
+                    // Too slow to keep up: the store has everything, merge it in again.
+                    Err(RecvError::Lagged(_)) => Update::Loaded(load(client).await?),
+                    Err(RecvError::Closed) => break Ok(()),
+                };
+                if let Some(action) = app.update(update) {
+                    perform(client, action, &sends, &updates);
+                }
+            }
+            Some(update) = updated.recv() => {
+                if let Some(action) = app.update(update) {
+                    perform(client, action, &sends, &updates);
+                }
+            }
         }
     };
     drop(screen);
@@ -120,8 +134,8 @@ fn link_state(state: Connection<'_>) -> Link {
     }
 }
 
-/// A message waiting for the courier: (token, recipient, text).
-type Outgoing = (u64, String, String);
+/// A message waiting for the courier: (token, recipient, text, message answered).
+type Outgoing = (u64, String, String, Option<String>);
 
 fn perform(
     client: &Client,
@@ -132,8 +146,24 @@ fn perform(
     let client = client.clone();
     let updates = updates.clone();
     match action {
-        Action::Send { token, to, text } => {
-            let _ = sends.send((token, to, text));
+        Action::Send {
+            token,
+            to,
+            text,
+            reply_to,
+        } => {
+            let _ = sends.send((token, to, text, reply_to));
+        }
+        Action::Change { to, change } => {
+            tokio::spawn(async move {
+                // A typing indicator that does not get through is not worth a notice.
+                let quiet = matches!(change, Change::Typing { .. });
+                if let Err(error) = apply_change(&client, &to, change).await
+                    && !quiet
+                {
+                    let _ = updates.send(Update::Problem(format!("{to}: {error}")));
+                }
+            });
         }
         Action::AcceptIdentity { username } => {
             tokio::spawn(async move {
@@ -163,8 +193,12 @@ async fn courier(
         let note = format!("earlier unsent messages are still queued: {error}");
         let _ = updates.send(Update::Problem(note));
     }
-    while let Some((token, to, text)) = queue.recv().await {
-        let result = client.send(&to, &text).await;
+    while let Some((token, to, text, reply_to)) = queue.recv().await {
+        let mut message = OutgoingMessage::text(text);
+        if let Some(id) = reply_to {
+            message = message.reply_to(id);
+        }
+        let result = client.send_message(&to, message).await;
         let result = match result {
             Ok(id) => Ok((id, now_ms())),
             Err(error) => Err(SendFailure {
@@ -174,6 +208,29 @@ async fn courier(
         };
         let _ = updates.send(Update::Sent { token, result });
     }
+}
+
+/// Sends one message-feature change.
+async fn apply_change(client: &Client, to: &str, change: Change) -> Result<(), ClientError> {
+    match change {
+        Change::React { message_id, emoji } => {
+            client.react(to, &message_id, emoji.as_deref()).await?;
+        }
+        Change::Edit { message_id, text } => {
+            client.edit(to, &message_id, &text).await?;
+        }
+        Change::Delete { message_id } => {
+            client.delete_for_everyone(to, &message_id).await?;
+        }
+        Change::Timer { seconds } => {
+            client.set_expire_timer(to, seconds).await?;
+        }
+        Change::MarkRead => {
+            client.mark_read(to).await?;
+        }
+        Change::Typing { started } => client.send_typing(to, started).await?,
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -14,6 +14,10 @@ pub enum Delivery {
     Queued,
     /// The relay stored it for every device of the recipient.
     Sent,
+    /// A device of the recipient has it (their delivery receipt).
+    Delivered,
+    /// The recipient read it (their read receipt).
+    Read,
     /// Sending failed (the reason is in the status line).
     Failed,
 }
@@ -33,6 +37,38 @@ pub struct Line {
     pub sent_at: i64,
     /// How far it got.
     pub delivery: Delivery,
+    /// The start of the message it answers.
+    pub quote: Option<String>,
+    /// Reactions: (who, emoji), at most one per person.
+    pub reactions: Vec<(String, String)>,
+    /// Its author changed the text.
+    pub edited: bool,
+    /// Its author deleted it for everyone.
+    pub deleted: bool,
+    /// It disappears after the conversation's timer.
+    pub disappearing: bool,
+}
+
+impl Line {
+    /// A line with nothing but its text, direction and time.
+    pub fn plain(direction: Direction, id: Option<String>, text: String, sent_at: i64) -> Self {
+        Self {
+            direction,
+            id,
+            token: 0,
+            text,
+            sent_at,
+            delivery: match direction {
+                Direction::Incoming => Delivery::Received,
+                Direction::Outgoing => Delivery::Sent,
+            },
+            quote: None,
+            reactions: Vec::new(),
+            edited: false,
+            deleted: false,
+            disappearing: false,
+        }
+    }
 }
 
 /// A conversation with one contact.
@@ -48,6 +84,10 @@ pub struct Conversation {
     pub verified: bool,
     /// The contact's identity changed since the user last accepted it.
     pub identity_changed: bool,
+    /// The contact is typing.
+    pub typing: bool,
+    /// The disappearing-message timer in seconds, if on.
+    pub timer: Option<u32>,
 }
 
 impl Conversation {
@@ -58,7 +98,23 @@ impl Conversation {
             unread: 0,
             verified: false,
             identity_changed: false,
+            typing: false,
+            timer: None,
         }
+    }
+
+    /// The line of message `id`, either direction.
+    pub(super) fn line_mut(&mut self, id: &str) -> Option<&mut Line> {
+        self.lines.iter_mut().find(|l| l.id.as_deref() == Some(id))
+    }
+
+    /// The id of the newest message in `direction` that has one.
+    pub(super) fn last_id(&self, direction: Direction) -> Option<String> {
+        self.lines
+            .iter()
+            .rev()
+            .find(|l| l.direction == direction && !l.deleted)
+            .and_then(|l| l.id.clone())
     }
 
     pub(super) fn has(&self, direction: Direction, id: &str) -> bool {
@@ -119,6 +175,16 @@ pub enum Action {
         to: String,
         /// The text.
         text: String,
+        /// The message it answers.
+        reply_to: Option<String>,
+    },
+    /// A change to the conversation with `to`: reaction, edit, delete, timer, receipt,
+    /// typing. Failures come back as [`Update::Problem`].
+    Change {
+        /// The contact.
+        to: String,
+        /// What to send.
+        change: Change,
     },
     /// Accept the changed identity of `username`; answer with [`Update::Accepted`].
     AcceptIdentity {
@@ -129,6 +195,42 @@ pub enum Action {
     SafetyNumber {
         /// The contact.
         username: String,
+    },
+}
+
+/// A message-feature change the user asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// React to a message (or, with `None`, take our reaction back).
+    React {
+        /// The message.
+        message_id: String,
+        /// The emoji.
+        emoji: Option<String>,
+    },
+    /// New text for one of our messages.
+    Edit {
+        /// The message.
+        message_id: String,
+        /// The new text.
+        text: String,
+    },
+    /// Delete one of our messages for everyone.
+    Delete {
+        /// The message.
+        message_id: String,
+    },
+    /// Set the disappearing timer (`None`: off).
+    Timer {
+        /// Seconds.
+        seconds: Option<u32>,
+    },
+    /// Mark the contact's messages read (sends a read receipt).
+    MarkRead,
+    /// We started or stopped typing.
+    Typing {
+        /// Started (true) or stopped.
+        started: bool,
     },
 }
 
@@ -150,6 +252,8 @@ pub struct Snapshot {
     pub verified: bool,
     /// The contact's identity changed since the user last accepted it.
     pub identity_changed: bool,
+    /// The disappearing-message timer in seconds, if on.
+    pub timer: Option<u32>,
     /// Its history, oldest first.
     pub history: Vec<StoredMessage>,
 }

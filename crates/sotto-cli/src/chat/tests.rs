@@ -7,7 +7,7 @@ use ratatui::backend::TestBackend;
 use sotto_client::{DeliveryState, Direction, Event, StoredMessage};
 
 use super::app::{App, PAGE};
-use super::state::{Action, Delivery, Input, Link, SendFailure, Snapshot, Update};
+use super::state::{Action, Change, Delivery, Input, Link, SendFailure, Snapshot, Update};
 use super::view;
 
 fn stored(direction: Direction, id: &str, text: &str, sent_at: i64) -> StoredMessage {
@@ -19,6 +19,8 @@ fn stored(direction: Direction, id: &str, text: &str, sent_at: i64) -> StoredMes
         text: text.into(),
         sent_at,
         device_id: 1,
+        details: sotto_client::MessageDetails::default(),
+        expires_at: None,
     }
 }
 
@@ -27,6 +29,7 @@ fn snapshot(username: &str, history: Vec<StoredMessage>) -> Snapshot {
         username: username.into(),
         verified: false,
         identity_changed: false,
+        timer: None,
         history,
     }
 }
@@ -39,6 +42,8 @@ fn incoming(peer: &str, id: &str, text: &str) -> Update {
         message_id: id.into(),
         text: text.into(),
         sent_at: 1_700_000_000_000,
+        details: sotto_client::MessageDetails::default(),
+        expires_at: None,
     })
 }
 
@@ -76,9 +81,20 @@ fn unread(app: &App, name: &str) -> usize {
         .unread
 }
 
+/// Types `text`; only a typing indicator may come of it.
 fn type_text(app: &mut App, text: &str) {
     for c in text.chars() {
-        assert_eq!(app.input(Input::Char(c)), None);
+        let action = app.input(Input::Char(c));
+        assert!(
+            matches!(
+                action,
+                None | Some(Action::Change {
+                    change: Change::Typing { started: true },
+                    ..
+                })
+            ),
+            "{action:?}"
+        );
     }
 }
 
@@ -150,7 +166,10 @@ fn enter_sends_the_compose_line_and_the_answer_marks_it_sent() {
     type_text(&mut app, "lunch?x");
     app.input(Input::Backspace);
     let action = app.input(Input::Enter).unwrap();
-    let Action::Send { token, to, text } = action else {
+    let Action::Send {
+        token, to, text, ..
+    } = action
+    else {
         panic!("expected a send, got {action:?}");
     };
     assert_eq!((to.as_str(), text.as_str()), ("alice", "lunch?"));
@@ -442,4 +461,186 @@ fn every_key_of_the_help_bar_fits_on_80_columns() {
     for (key, what) in super::keys::HELP {
         assert!(help.contains(&format!("{key} {what}")), "{key}: {rows:#?}");
     }
+}
+
+fn event(app: &mut App, event: Event) -> Option<Action> {
+    app.update(Update::Event(event))
+}
+
+#[test]
+fn typing_starts_with_the_first_character_and_stops_when_the_line_is_cleared() {
+    let mut app = bob();
+    let started = app.input(Input::Char('h'));
+    assert_eq!(
+        started,
+        Some(Action::Change {
+            to: "alice".into(),
+            change: Change::Typing { started: true }
+        })
+    );
+    assert_eq!(app.input(Input::Char('i')), None);
+    app.input(Input::Backspace);
+    assert_eq!(
+        app.input(Input::Backspace),
+        Some(Action::Change {
+            to: "alice".into(),
+            change: Change::Typing { started: false }
+        })
+    );
+    assert_eq!(app.input(Input::Char('/')), None, "commands are not typing");
+}
+
+#[test]
+fn slash_commands_address_the_newest_messages() {
+    let mut app = bob();
+    type_text(&mut app, "/react 👍");
+    assert_eq!(
+        app.input(Input::Enter),
+        Some(Action::Change {
+            to: "alice".into(),
+            change: Change::React {
+                message_id: "a1".into(),
+                emoji: Some("👍".into())
+            }
+        })
+    );
+    type_text(&mut app, "/delete");
+    assert_eq!(
+        app.input(Input::Enter),
+        Some(Action::Change {
+            to: "alice".into(),
+            change: Change::Delete {
+                message_id: "a2".into()
+            }
+        })
+    );
+    type_text(&mut app, "/reply sure");
+    let Some(Action::Send { reply_to, text, .. }) = app.input(Input::Enter) else {
+        panic!("a reply is a send");
+    };
+    assert_eq!((reply_to.as_deref(), text.as_str()), (Some("a1"), "sure"));
+    assert_eq!(
+        app.current()
+            .unwrap()
+            .lines
+            .last()
+            .unwrap()
+            .quote
+            .as_deref(),
+        Some("hi bob")
+    );
+    type_text(&mut app, "/bogus");
+    assert_eq!(app.input(Input::Enter), None);
+    assert!(app.notice.as_ref().unwrap().error);
+}
+
+#[test]
+fn feature_events_change_the_lines_shown() {
+    let mut app = bob();
+    let target = sotto_client::content::MessageRef {
+        id: "a2".into(),
+        author: "bob-account".into(),
+    };
+    event(
+        &mut app,
+        Event::Reaction {
+            peer: "alice".into(),
+            author: "alice".into(),
+            target,
+            emoji: Some("❤".into()),
+        },
+    );
+    event(
+        &mut app,
+        Event::Edited {
+            peer: "alice".into(),
+            direction: Direction::Incoming,
+            message_id: "a1".into(),
+            text: "hi bob!".into(),
+        },
+    );
+    event(
+        &mut app,
+        Event::Delivery {
+            peer: "alice".into(),
+            message_id: "a2".into(),
+            state: DeliveryState::Read,
+        },
+    );
+    event(
+        &mut app,
+        Event::Typing {
+            peer: "alice".into(),
+            started: true,
+        },
+    );
+    event(
+        &mut app,
+        Event::TimerChanged {
+            peer: "alice".into(),
+            by: "alice".into(),
+            seconds: Some(3600),
+        },
+    );
+    let alice = app.current().unwrap();
+    assert_eq!(alice.lines[0].text, "hi bob!");
+    assert!(alice.lines[0].edited);
+    assert_eq!(alice.lines[1].reactions, [("alice".into(), "❤".into())]);
+    assert_eq!(alice.lines[1].delivery, Delivery::Read);
+    assert!(alice.typing);
+    assert_eq!(alice.timer, Some(3600));
+    let screen = draw(&app, 100, 20).join("\n");
+    assert!(screen.contains("(edited)") && screen.contains("✓✓ read") && screen.contains("typing"));
+    assert!(screen.contains("⏱ 1h"));
+
+    // A receipt never moves a line back; a deletion and an expiry take the text away.
+    event(
+        &mut app,
+        Event::Delivery {
+            peer: "alice".into(),
+            message_id: "a2".into(),
+            state: DeliveryState::Delivered,
+        },
+    );
+    event(
+        &mut app,
+        Event::Deleted {
+            peer: "alice".into(),
+            direction: Direction::Incoming,
+            message_id: "a1".into(),
+        },
+    );
+    let alice = app.current().unwrap();
+    assert_eq!(alice.lines[1].delivery, Delivery::Read);
+    assert!(alice.lines[0].deleted && alice.lines[0].text.is_empty());
+    event(
+        &mut app,
+        Event::Expired {
+            peer: "alice".into(),
+            message_ids: vec!["a1".into(), "a2".into()],
+        },
+    );
+    assert!(app.current().unwrap().lines.is_empty());
+}
+
+#[test]
+fn messages_read_on_screen_are_marked_read() {
+    let mut app = bob();
+    let action = app.update(incoming("alice", "a3", "are you there?"));
+    assert_eq!(
+        action,
+        Some(Action::Change {
+            to: "alice".into(),
+            change: Change::MarkRead
+        })
+    );
+    assert_eq!(app.update(incoming("carol", "c2", "psst")), None);
+    assert_eq!(
+        app.input(Input::Down),
+        Some(Action::Change {
+            to: "carol".into(),
+            change: Change::MarkRead
+        })
+    );
+    assert_eq!(app.selected.as_deref(), Some("carol"));
 }

@@ -80,6 +80,15 @@ fn draw_history(frame: &mut Frame, app: &App, area: Rect) {
     if conversation.verified && !conversation.identity_changed {
         title.push_str("(verified) ");
     }
+    if let Some(seconds) = conversation.timer {
+        title.push_str(&format!(
+            "⏱ {} ",
+            crate::client::features::show_duration(seconds)
+        ));
+    }
+    if conversation.typing {
+        title.push_str("… typing ");
+    }
     let block = Block::bordered().title(title);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -145,9 +154,28 @@ fn message_text(app: &App, conversation: &Conversation, line: &Line) -> String {
         Delivery::Sending => "  (sending)",
         Delivery::Queued => "  (queued, not yet sent)",
         Delivery::Sent => "  ✓",
+        Delivery::Delivered => "  ✓✓",
+        Delivery::Read => "  ✓✓ read",
         Delivery::Failed => "  (not sent)",
     };
-    format!("[{}] {from}: {}{mark}", clock(line.sent_at), line.text)
+    let mut text = String::new();
+    if let Some(quote) = &line.quote {
+        text.push_str(&format!("↪ \"{quote}\" "));
+    }
+    if line.deleted {
+        text.push_str("(deleted)");
+    } else {
+        text.push_str(&line.text);
+    }
+    if line.edited && !line.deleted {
+        text.push_str(" (edited)");
+    }
+    if !line.reactions.is_empty() {
+        let emojis: Vec<&str> = line.reactions.iter().map(|(_, e)| e.as_str()).collect();
+        text.push_str(&format!("  [{}]", emojis.join(" ")));
+    }
+    let timer = if line.disappearing { " ⏱" } else { "" };
+    format!("[{}] {from}: {text}{mark}{timer}", clock(line.sent_at))
 }
 
 fn message_style(line: &Line) -> Style {
@@ -205,7 +233,10 @@ fn draw_compose(frame: &mut Frame, app: &App, area: Rect) {
             " New conversation: username, Enter to open ".to_owned(),
             typed,
         ),
-        (None, Some(to)) => (format!(" Message to {to} "), &app.compose),
+        (None, Some(to)) => (
+            format!(" Message to {to} · {} ", super::commands::HELP),
+            &app.compose,
+        ),
         (None, None) => (" Message ".to_owned(), &app.compose),
     };
     let block = Block::bordered().title(title);

@@ -17,6 +17,9 @@ pub struct SendArgs {
     username: String,
     /// The text; read from stdin when absent (a trailing newline is dropped).
     text: Option<String>,
+    /// Quote and answer this message of the conversation (ids are in `sotto history --json`).
+    #[arg(long, value_name = "MESSAGE_ID")]
+    reply_to: Option<String>,
     /// Print `{"id": …}` instead of the bare message id.
     #[arg(long)]
     json: bool,
@@ -36,7 +39,11 @@ pub async fn send(dir: &Path, args: SendArgs) -> anyhow::Result<()> {
     if let Err(error) = client.flush_outbox().await {
         tracing::warn!(%error, "earlier unsent messages are still queued");
     }
-    let sent = client.send(&args.username, &text).await;
+    let mut message = sotto_client::OutgoingMessage::text(text);
+    if let Some(id) = args.reply_to {
+        message = message.reply_to(id);
+    }
+    let sent = client.send_message(&args.username, message).await;
     client.close().await;
     let id = sent.with_context(|| format!("sending to {} failed", args.username))?;
     if args.json {

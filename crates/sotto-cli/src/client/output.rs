@@ -1,7 +1,7 @@
 //! How events and stored messages are shown: one line of text, or one JSON object per line.
 
 use serde_json::{Value, json};
-use sotto_client::{Contact, DeliveryState, Direction, Event, StoredMessage};
+use sotto_client::{Contact, DeliveryState, Direction, Event, MessageDetails, StoredMessage};
 
 /// A time in ms since the epoch as RFC 3339 (UTC).
 pub fn rfc3339(ms: i64) -> String {
@@ -19,8 +19,77 @@ fn state_name(state: DeliveryState) -> &'static str {
     match state {
         DeliveryState::Pending => "pending",
         DeliveryState::Sent => "sent",
+        DeliveryState::Delivered => "delivered",
+        DeliveryState::Read => "read",
         _ => "unknown",
     }
+}
+
+/// Outgoing: how far it got. Incoming: whether it was read here.
+fn history_state(message: &StoredMessage) -> &'static str {
+    match (message.direction, message.state) {
+        (Direction::Incoming, DeliveryState::Read) => "read",
+        (Direction::Incoming, _) => "unread",
+        (Direction::Outgoing, state) => state_name(state),
+    }
+}
+
+/// The JSON of a message's quote, reactions, edit, deletion and expiry (only what it has).
+/// `peer_account`/`peer` name the contact, so reactions can say who reacted.
+fn details_json(
+    object: &mut serde_json::Map<String, Value>,
+    details: &MessageDetails,
+    expires_at: Option<i64>,
+    names: (&str, &str, &str),
+) {
+    let (peer_account, peer, me) = names;
+    if let Some(quote) = &details.quote {
+        object.insert(
+            "quote".into(),
+            json!({"id": quote.target.id, "text": quote.text}),
+        );
+    }
+    if !details.reactions.is_empty() {
+        let reactions: Vec<Value> = details
+            .reactions
+            .iter()
+            .map(|r| {
+                let from = if r.author == peer_account { peer } else { me };
+                json!({"from": from, "emoji": r.emoji})
+            })
+            .collect();
+        object.insert("reactions".into(), Value::Array(reactions));
+    }
+    if let Some(at) = details.edited_at {
+        object.insert("edited_at".into(), json!(rfc3339(at)));
+    }
+    if details.deleted {
+        object.insert("deleted".into(), json!(true));
+    }
+    if let Some(at) = expires_at {
+        object.insert("expires_at".into(), json!(rfc3339(at)));
+    }
+}
+
+/// A short marker line for the text form of details: quote, edit, deletion, reactions.
+fn details_text(details: &MessageDetails, text: &str) -> String {
+    let mut line = String::new();
+    if let Some(quote) = &details.quote {
+        line.push_str(&format!("(re: \"{}\") ", quote.text));
+    }
+    if details.deleted {
+        line.push_str("(deleted)");
+    } else {
+        line.push_str(text);
+    }
+    if details.edited_at.is_some() && !details.deleted {
+        line.push_str(" (edited)");
+    }
+    if !details.reactions.is_empty() {
+        let emojis: Vec<&str> = details.reactions.iter().map(|r| r.emoji.as_str()).collect();
+        line.push_str(&format!(" [{}]", emojis.join(" ")));
+    }
+    line
 }
 
 /// The JSON line for an event. `me` is our own username (the sender of outgoing copies).
@@ -33,14 +102,44 @@ pub fn event_json(event: &Event, me: &str) -> Option<Value> {
             message_id,
             text,
             sent_at,
-            ..
+            details,
+            expires_at,
         } => {
             let (from, to) = match direction {
                 Direction::Incoming => (peer.as_str(), me),
                 Direction::Outgoing => (me, peer.as_str()),
             };
-            json!({"type": "message", "id": message_id, "from": from, "to": to,
-                   "device": device_id, "text": text, "sent_at": rfc3339(*sent_at)})
+            let mut line = json!({"type": "message", "id": message_id, "from": from, "to": to,
+                   "device": device_id, "text": text, "sent_at": rfc3339(*sent_at)});
+            if let Some(object) = line.as_object_mut() {
+                details_json(object, details, *expires_at, ("", peer, me));
+            }
+            line
+        }
+        Event::Reaction {
+            peer,
+            author,
+            target,
+            emoji,
+        } => json!({"type": "reaction", "with": peer, "from": author, "target": target.id,
+                    "emoji": emoji}),
+        Event::Edited {
+            peer,
+            message_id,
+            text,
+            ..
+        } => json!({"type": "edit", "with": peer, "id": message_id, "text": text}),
+        Event::Deleted {
+            peer, message_id, ..
+        } => json!({"type": "delete", "with": peer, "id": message_id}),
+        Event::Typing { peer, started } => {
+            json!({"type": "typing", "from": peer, "started": started})
+        }
+        Event::TimerChanged { peer, by, seconds } => {
+            json!({"type": "timer", "with": peer, "by": by, "seconds": seconds})
+        }
+        Event::Expired { peer, message_ids } => {
+            json!({"type": "expired", "with": peer, "ids": message_ids})
         }
         Event::IdentityChanged {
             username,
@@ -71,14 +170,59 @@ pub fn event_text(event: &Event, me: &str) -> Option<String> {
             device_id,
             text,
             sent_at,
+            details,
             ..
-        } => match direction {
-            Direction::Incoming => format!(
-                "[{}] {peer} (device {device_id}): {text}",
-                rfc3339(*sent_at)
+        } => {
+            let text = details_text(details, text);
+            match direction {
+                Direction::Incoming => format!(
+                    "[{}] {peer} (device {device_id}): {text}",
+                    rfc3339(*sent_at)
+                ),
+                Direction::Outgoing => format!("[{}] {me} -> {peer}: {text}", rfc3339(*sent_at)),
+            }
+        }
+        Event::Reaction {
+            peer,
+            author,
+            target,
+            emoji,
+        } => match emoji {
+            Some(emoji) => format!("{author} reacted {emoji} to message {} ({peer})", target.id),
+            None => format!(
+                "{author} removed a reaction to message {} ({peer})",
+                target.id
             ),
-            Direction::Outgoing => format!("[{}] {me} -> {peer}: {text}", rfc3339(*sent_at)),
         },
+        Event::Edited {
+            peer,
+            message_id,
+            text,
+            ..
+        } => format!("message {message_id} ({peer}) edited: {text}"),
+        Event::Deleted {
+            peer, message_id, ..
+        } => format!("message {message_id} ({peer}) was deleted for everyone"),
+        Event::Typing { peer, started } => {
+            if *started {
+                format!("{peer} is typing…")
+            } else {
+                format!("{peer} stopped typing")
+            }
+        }
+        Event::TimerChanged { peer, by, seconds } => match seconds {
+            Some(s) => format!(
+                "{by} set disappearing messages with {peer} to {}",
+                super::features::show_duration(*s)
+            ),
+            None => format!("{by} turned disappearing messages with {peer} off"),
+        },
+        Event::Expired { peer, message_ids } => {
+            format!(
+                "{} disappearing message(s) with {peer} expired",
+                message_ids.len()
+            )
+        }
         Event::IdentityChanged {
             username,
             was_verified,
@@ -94,8 +238,14 @@ pub fn event_text(event: &Event, me: &str) -> Option<String> {
             line
         }
         Event::Delivery {
-            peer, message_id, ..
-        } => format!("(message {message_id} to {peer} stored by the relay)"),
+            peer,
+            message_id,
+            state,
+        } => match state {
+            DeliveryState::Delivered => format!("(message {message_id} delivered to {peer})"),
+            DeliveryState::Read => format!("(message {message_id} read by {peer})"),
+            _ => format!("(message {message_id} to {peer} stored by the relay)"),
+        },
         Event::Undecryptable { reason, .. } => {
             format!("! a message could not be decrypted: {reason}")
         }
@@ -109,9 +259,14 @@ pub fn history_json(message: &StoredMessage, peer: &str, me: &str) -> Value {
         Direction::Incoming => (peer, me),
         Direction::Outgoing => (me, peer),
     };
-    json!({"type": "message", "id": message.message_id, "from": from, "to": to,
+    let mut line = json!({"type": "message", "id": message.message_id, "from": from, "to": to,
            "device": message.device_id, "text": message.text,
-           "sent_at": rfc3339(message.sent_at), "state": state_name(message.state)})
+           "sent_at": rfc3339(message.sent_at), "state": history_state(message)});
+    if let Some(object) = line.as_object_mut() {
+        let names = (message.peer_account.as_str(), peer, me);
+        details_json(object, &message.details, message.expires_at, names);
+    }
+    line
 }
 
 /// The text line of a stored message.
@@ -128,7 +283,7 @@ pub fn history_text(message: &StoredMessage, peer: &str, me: &str) -> String {
     format!(
         "[{}] {from}: {}{pending}",
         rfc3339(message.sent_at),
-        message.text
+        details_text(&message.details, &message.text)
     )
 }
 

@@ -1,7 +1,7 @@
 //! The JSON-RPC methods: parse a request, call the SDK, build the response.
 
 use serde_json::{Value, json};
-use sotto_client::Client;
+use sotto_client::{Client, OutgoingMessage};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{mpsc, watch};
 
@@ -52,9 +52,54 @@ pub async fn handle(client: &Client, line: &str, session: &mut Session) -> Optio
 async fn call(client: &Client, call: Call, session: &mut Session) -> anyhow::Result<Value> {
     let me = client.account().username.as_str();
     match call {
-        Call::Send { username, text } => {
-            let id = client.send(&username, &text).await?;
+        Call::Send {
+            username,
+            text,
+            reply_to,
+        } => {
+            let mut message = OutgoingMessage::text(text);
+            if let Some(id) = reply_to {
+                message = message.reply_to(id);
+            }
+            let id = client.send_message(&username, message).await?;
             Ok(json!({"id": id}))
+        }
+        Call::React {
+            username,
+            message_id,
+            emoji,
+        } => {
+            let id = client
+                .react(&username, &message_id, emoji.as_deref())
+                .await?;
+            Ok(json!({"id": id}))
+        }
+        Call::Edit {
+            username,
+            message_id,
+            text,
+        } => {
+            let id = client.edit(&username, &message_id, &text).await?;
+            Ok(json!({"id": id}))
+        }
+        Call::Delete {
+            username,
+            message_id,
+        } => {
+            let id = client.delete_for_everyone(&username, &message_id).await?;
+            Ok(json!({"id": id}))
+        }
+        Call::Timer { username, seconds } => {
+            client.set_expire_timer(&username, seconds).await?;
+            Ok(json!({"seconds": seconds}))
+        }
+        Call::Typing { username, started } => {
+            client.send_typing(&username, started).await?;
+            Ok(json!(true))
+        }
+        Call::Read { username } => {
+            let ids = client.mark_read(&username).await?;
+            Ok(json!({"read": ids}))
         }
         Call::Conversations => {
             let contacts = client.contacts().await?;

@@ -14,6 +14,52 @@ pub enum Call {
         username: String,
         /// The text.
         text: String,
+        /// The message it answers.
+        reply_to: Option<String>,
+    },
+    /// `react`: an emoji on a message (`null` takes ours back).
+    React {
+        /// The conversation.
+        username: String,
+        /// The message.
+        message_id: String,
+        /// The emoji.
+        emoji: Option<String>,
+    },
+    /// `edit`: new text for one of our messages.
+    Edit {
+        /// The conversation.
+        username: String,
+        /// The message.
+        message_id: String,
+        /// The new text.
+        text: String,
+    },
+    /// `delete`: one of our messages, for everyone.
+    Delete {
+        /// The conversation.
+        username: String,
+        /// The message.
+        message_id: String,
+    },
+    /// `timer`: set the disappearing timer (`null` or absent: off).
+    Timer {
+        /// The conversation.
+        username: String,
+        /// Seconds.
+        seconds: Option<u32>,
+    },
+    /// `typing`: we started or stopped typing.
+    Typing {
+        /// The contact.
+        username: String,
+        /// Started (default) or stopped.
+        started: bool,
+    },
+    /// `read`: mark the contact's messages read and send a read receipt.
+    Read {
+        /// The contact.
+        username: String,
     },
     /// `conversations`: the contacts.
     Conversations,
@@ -121,6 +167,45 @@ struct UserParams {
 struct SendParams {
     username: String,
     text: String,
+    #[serde(default)]
+    reply_to: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ReactParams {
+    username: String,
+    message_id: String,
+    emoji: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct EditParams {
+    username: String,
+    message_id: String,
+    text: String,
+}
+
+#[derive(Deserialize)]
+struct MessageParams {
+    username: String,
+    message_id: String,
+}
+
+#[derive(Deserialize)]
+struct TimerParams {
+    username: String,
+    seconds: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct TypingParams {
+    username: String,
+    #[serde(default = "yes")]
+    started: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Deserialize)]
@@ -167,8 +252,62 @@ fn call(method: &str, params: Value) -> Result<Call, Option<String>> {
     }
     Ok(match method {
         "send" => {
-            let SendParams { username, text } = parse(params)?;
-            Call::Send { username, text }
+            let SendParams {
+                username,
+                text,
+                reply_to,
+            } = parse(params)?;
+            Call::Send {
+                username,
+                text,
+                reply_to,
+            }
+        }
+        "react" => {
+            let ReactParams {
+                username,
+                message_id,
+                emoji,
+            } = parse(params)?;
+            Call::React {
+                username,
+                message_id,
+                emoji,
+            }
+        }
+        "edit" => {
+            let EditParams {
+                username,
+                message_id,
+                text,
+            } = parse(params)?;
+            Call::Edit {
+                username,
+                message_id,
+                text,
+            }
+        }
+        "delete" => {
+            let MessageParams {
+                username,
+                message_id,
+            } = parse(params)?;
+            Call::Delete {
+                username,
+                message_id,
+            }
+        }
+        "timer" => {
+            let TimerParams { username, seconds } = parse(params)?;
+            Call::Timer { username, seconds }
+        }
+        "typing" => {
+            let TypingParams { username, started } = parse(params)?;
+            Call::Typing { username, started }
+        }
+        "read" => {
+            let UserParams { username } = parse(params)?;
+            Call::Read { username }
         }
         "conversations" => Call::Conversations,
         "history" => {
@@ -204,7 +343,32 @@ mod tests {
         let request = decode(line).unwrap();
         assert_eq!(request.id, Some(Value::from(7)));
         let (username, text) = ("bob".to_owned(), "hi".to_owned());
-        assert_eq!(request.call, Call::Send { username, text });
+        let reply_to = None;
+        assert_eq!(
+            request.call,
+            Call::Send {
+                username,
+                text,
+                reply_to
+            }
+        );
+        let line = r#"{"jsonrpc":"2.0","method":"react","params":{"username":"bob","message_id":"m1","emoji":null},"id":8}"#;
+        assert_eq!(
+            decode(line).unwrap().call,
+            Call::React {
+                username: "bob".into(),
+                message_id: "m1".into(),
+                emoji: None
+            }
+        );
+        let line = r#"{"jsonrpc":"2.0","method":"typing","params":{"username":"bob"}}"#;
+        assert_eq!(
+            decode(line).unwrap().call,
+            Call::Typing {
+                username: "bob".into(),
+                started: true
+            }
+        );
         let line = r#"{"jsonrpc":"2.0","method":"subscribe"}"#;
         assert_eq!(decode(line).unwrap().id, None);
     }

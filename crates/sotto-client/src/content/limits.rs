@@ -52,8 +52,9 @@ pub(super) fn check(body: &Body) -> Result<(), &'static str> {
         Body::Reaction(reaction) => {
             reference(&reaction.target)?;
             let emoji = &reaction.emoji;
+            let present = reaction.remove || !emoji.is_empty();
             bounded(
-                !emoji.is_empty() && emoji.len() <= MAX_EMOJI_BYTES,
+                present && emoji.len() <= MAX_EMOJI_BYTES,
                 "reaction is not one emoji",
             )?;
             bounded(!emoji.chars().any(char::is_control), "control character")

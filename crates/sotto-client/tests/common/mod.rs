@@ -377,3 +377,15 @@ impl BareDevice {
         sotto_client::content::Content::decode(&decrypted.plaintext).unwrap()
     }
 }
+
+/// Creates the directory and returns it (the relay's data dir must exist for its log).
+pub trait TapDir {
+    fn tap_dir(self) -> Self;
+}
+
+impl TapDir for PathBuf {
+    fn tap_dir(self) -> Self {
+        std::fs::create_dir_all(&self).unwrap();
+        self
+    }
+}
