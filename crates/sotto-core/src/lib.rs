@@ -20,6 +20,7 @@ pub mod attachment;
 pub mod bundle;
 pub mod curve;
 pub mod error;
+pub mod group;
 pub mod identity;
 #[doc(hidden)]
 pub mod kat;

@@ -1,0 +1,261 @@
+//! Group state: the group's id, version, name and members with their identity keys and roles.
+//!
+//! A state is only data; [`VerifiedGroupState`](super::VerifiedGroupState) is how one signed by
+//! an admin is accepted. Members are kept sorted by account id, each once, so a state has one
+//! encoding and lookups are binary searches.
+
+use sotto_proto::group as wire;
+
+use super::error::GroupStateError;
+use super::{GroupId, MAX_GROUP_MEMBERS, MAX_GROUP_NAME_LEN};
+use crate::address::Address;
+use crate::identity::IdentityKey;
+
+/// What a member may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// May sign new group states, and send and read.
+    Admin,
+    /// May send and read.
+    Member,
+}
+
+/// One member: an account and the identity key all its devices share.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    account: Vec<u8>,
+    identity: IdentityKey,
+    role: Role,
+}
+
+impl Member {
+    /// A member.
+    ///
+    /// # Errors
+    /// An account id that is empty or longer than 64 bytes.
+    pub fn new(
+        account: impl Into<Vec<u8>>,
+        identity: IdentityKey,
+        role: Role,
+    ) -> Result<Self, GroupStateError> {
+        let account = account.into();
+        Address::new(account.as_slice(), 0)?;
+        Ok(Self {
+            account,
+            identity,
+            role,
+        })
+    }
+
+    /// The account id.
+    pub fn account(&self) -> &[u8] {
+        &self.account
+    }
+
+    /// The identity key the state lists for the account.
+    pub fn identity(&self) -> &IdentityKey {
+        &self.identity
+    }
+
+    /// The member's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Whether the member may sign new states.
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+/// One version of a group's state (not yet signed, or already verified).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupState {
+    group_id: GroupId,
+    version: u64,
+    name: String,
+    members: Vec<Member>,
+}
+
+impl GroupState {
+    /// A state; `members` may come in any order.
+    ///
+    /// # Errors
+    /// Version 0, a name over [`MAX_GROUP_NAME_LEN`] bytes, more than [`MAX_GROUP_MEMBERS`]
+    /// members, an account listed twice, or no admin.
+    pub fn new(
+        group_id: GroupId,
+        version: u64,
+        name: impl Into<String>,
+        mut members: Vec<Member>,
+    ) -> Result<Self, GroupStateError> {
+        members.sort_by(|a, b| a.account.cmp(&b.account));
+        let state = Self {
+            group_id,
+            version,
+            name: name.into(),
+            members,
+        };
+        state.check()?;
+        Ok(state)
+    }
+
+    fn check(&self) -> Result<(), GroupStateError> {
+        if self.version == 0 {
+            return Err(GroupStateError::Malformed("version 0"));
+        }
+        if self.name.len() > MAX_GROUP_NAME_LEN {
+            return Err(GroupStateError::Malformed("name too long"));
+        }
+        check_member_count(self.members.len())?;
+        let sorted = self.members.windows(2).all(|w| w[0].account < w[1].account);
+        if !sorted {
+            return Err(GroupStateError::UnsortedOrDuplicateMembers);
+        }
+        if !self.members.iter().any(Member::is_admin) {
+            return Err(GroupStateError::NoAdmin);
+        }
+        Ok(())
+    }
+
+    /// The group id.
+    pub fn group_id(&self) -> &GroupId {
+        &self.group_id
+    }
+
+    /// The version.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The members, sorted by account id.
+    pub fn members(&self) -> &[Member] {
+        &self.members
+    }
+
+    /// The member with this account id.
+    pub fn member(&self, account: &[u8]) -> Option<&Member> {
+        self.members
+            .binary_search_by(|m| m.account.as_slice().cmp(account))
+            .ok()
+            .map(|i| &self.members[i])
+    }
+
+    /// The next version with `member` added, or with its identity or role replaced.
+    ///
+    /// # Errors
+    /// As [`GroupState::new`].
+    pub fn with_member(&self, member: Member) -> Result<Self, GroupStateError> {
+        let mut members = self.members.clone();
+        members.retain(|m| m.account != member.account);
+        members.push(member);
+        self.successor(self.name.clone(), members)
+    }
+
+    /// The next version without `account`.
+    ///
+    /// # Errors
+    /// As [`GroupState::new`] (removing the last admin is refused as [`GroupStateError::NoAdmin`]).
+    pub fn without_member(&self, account: &[u8]) -> Result<Self, GroupStateError> {
+        let mut members = self.members.clone();
+        members.retain(|m| m.account != account);
+        self.successor(self.name.clone(), members)
+    }
+
+    /// The next version under another name.
+    ///
+    /// # Errors
+    /// As [`GroupState::new`].
+    pub fn renamed(&self, name: impl Into<String>) -> Result<Self, GroupStateError> {
+        self.successor(name.into(), self.members.clone())
+    }
+
+    fn successor(&self, name: String, members: Vec<Member>) -> Result<Self, GroupStateError> {
+        let version = self
+            .version
+            .checked_add(1)
+            .ok_or(GroupStateError::Malformed("version overflow"))?;
+        Self::new(self.group_id, version, name, members)
+    }
+
+    /// The protobuf an admin signs.
+    pub(crate) fn to_wire(&self) -> wire::GroupState {
+        wire::GroupState {
+            group_id: self.group_id.as_bytes().to_vec(),
+            version: self.version,
+            name: self.name.clone(),
+            members: self
+                .members
+                .iter()
+                .map(|m| wire::GroupMember {
+                    account: m.account.clone(),
+                    identity_key: m.identity.encode().to_vec(),
+                    role: match m.role {
+                        Role::Admin => wire::GroupRole::Admin,
+                        Role::Member => wire::GroupRole::Member,
+                    } as i32,
+                })
+                .collect(),
+        }
+    }
+
+    /// Parses every member of a decoded state. Identities listed unchanged in `known` (the state
+    /// in force) are taken from it instead of being verified again.
+    pub(crate) fn from_wire(
+        body: &wire::GroupState,
+        known: Option<&GroupState>,
+    ) -> Result<Self, GroupStateError> {
+        check_member_count(body.members.len())?;
+        let group_id = GroupId::from_wire(&body.group_id)
+            .ok_or(GroupStateError::Malformed("group id is not 32 bytes"))?;
+        let members = body
+            .members
+            .iter()
+            .map(|m| parse_member(m, known))
+            .collect::<Result<Vec<_>, _>>()?;
+        let state = Self {
+            group_id,
+            version: body.version,
+            name: body.name.clone(),
+            members,
+        };
+        state.check()?;
+        Ok(state)
+    }
+}
+
+pub(crate) fn check_member_count(count: usize) -> Result<(), GroupStateError> {
+    if count > MAX_GROUP_MEMBERS {
+        return Err(GroupStateError::TooManyMembers(count));
+    }
+    Ok(())
+}
+
+pub(crate) fn parse_role(role: i32) -> Result<Role, GroupStateError> {
+    match wire::GroupRole::try_from(role) {
+        Ok(wire::GroupRole::Admin) => Ok(Role::Admin),
+        Ok(wire::GroupRole::Member) => Ok(Role::Member),
+        _ => Err(GroupStateError::Malformed("unknown member role")),
+    }
+}
+
+/// Parses one member; its identity is verified unless `known` lists the same bytes.
+pub(crate) fn parse_member(
+    member: &wire::GroupMember,
+    known: Option<&GroupState>,
+) -> Result<Member, GroupStateError> {
+    let role = parse_role(member.role)?;
+    let unchanged = known
+        .and_then(|state| state.member(&member.account))
+        .filter(|m| m.identity.encode().as_slice() == member.identity_key.as_slice());
+    let identity = match unchanged {
+        Some(m) => m.identity.clone(),
+        None => IdentityKey::from_wire(&member.identity_key)?,
+    };
+    Member::new(member.account.clone(), identity, role)
+}
