@@ -259,3 +259,80 @@ pub(crate) fn parse_member(
     };
     Member::new(member.account.clone(), identity, role)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::IdentityKeyPair;
+    use rand_core::SeedableRng;
+
+    fn member(account: &str, role: Role) -> Member {
+        let mut rng = chacha20::ChaCha20Rng::seed_from_u64(account.len() as u64);
+        let identity = IdentityKeyPair::generate(&mut rng);
+        Member::new(account, identity.public().clone(), role).unwrap()
+    }
+
+    fn group() -> GroupId {
+        GroupId::from_bytes([1; 32])
+    }
+
+    #[test]
+    fn members_are_sorted_and_found() {
+        let state = GroupState::new(
+            group(),
+            1,
+            "g",
+            vec![member("carol", Role::Member), member("al", Role::Admin)],
+        )
+        .unwrap();
+        let accounts: Vec<&[u8]> = state.members().iter().map(Member::account).collect();
+        assert_eq!(accounts, [b"al".as_slice(), b"carol"]);
+        assert!(state.member(b"carol").is_some() && state.member(b"bob").is_none());
+    }
+
+    #[test]
+    fn invalid_states_are_refused() {
+        let admin = member("al", Role::Admin);
+        let new = |version, name: &str, members| GroupState::new(group(), version, name, members);
+        assert_eq!(
+            new(1, "g", vec![admin.clone(), admin.clone()]),
+            Err(GroupStateError::UnsortedOrDuplicateMembers)
+        );
+        assert_eq!(
+            new(1, "g", vec![member("bo", Role::Member)]),
+            Err(GroupStateError::NoAdmin)
+        );
+        assert_eq!(
+            new(0, "g", vec![admin.clone()]),
+            Err(GroupStateError::Malformed("version 0"))
+        );
+        let long = "x".repeat(MAX_GROUP_NAME_LEN + 1);
+        assert_eq!(
+            new(1, &long, vec![admin]),
+            Err(GroupStateError::Malformed("name too long"))
+        );
+        assert!(
+            Member::new(
+                Vec::new(),
+                member("x", Role::Member).identity.clone(),
+                Role::Member
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn successors_step_the_version() {
+        let state = GroupState::new(group(), 7, "g", vec![member("al", Role::Admin)]).unwrap();
+        let next = state.with_member(member("bo", Role::Member)).unwrap();
+        assert_eq!((next.version(), next.members().len()), (8, 2));
+        let renamed = next.renamed("h").unwrap().without_member(b"bo").unwrap();
+        assert_eq!((renamed.version(), renamed.name()), (10, "h"));
+        assert_eq!(renamed.without_member(b"al"), Err(GroupStateError::NoAdmin));
+        let max = GroupState::new(group(), u64::MAX, "g", vec![member("al", Role::Admin)]).unwrap();
+        assert_eq!(
+            max.renamed("x"),
+            Err(GroupStateError::Malformed("version overflow"))
+        );
+    }
+}

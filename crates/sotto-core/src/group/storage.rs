@@ -252,3 +252,105 @@ fn load_state(stored: &SenderKeyStateStructure) -> Result<SenderKeyState, Record
         skipped,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::group::OwnSenderKey;
+    use rand_core::SeedableRng;
+
+    fn key() -> OwnSenderKey {
+        let mut rng = chacha20::ChaCha20Rng::seed_from_u64(1);
+        let group = GroupId::generate(&mut rng);
+        OwnSenderKey::generate(group, Address::new("a", 1).unwrap(), &mut rng)
+    }
+
+    fn record_with(states: Vec<SenderKeyStateStructure>) -> Vec<u8> {
+        let key = key();
+        encode(&SenderKeyRecordStructure {
+            group_id: key.group_id().as_bytes().to_vec(),
+            sender_account: b"a".to_vec(),
+            sender_device: 1,
+            states,
+        })
+        .to_vec()
+    }
+
+    fn state(chain_id: u32, iteration: u32, skipped: &[u32]) -> SenderKeyStateStructure {
+        SenderKeyStateStructure {
+            chain_id,
+            iteration,
+            chain_key: vec![7; 32],
+            signing_key: key().distribution().signing_key.as_bytes().to_vec(),
+            skipped: skipped
+                .iter()
+                .map(|&iteration| SkippedSeedStructure {
+                    iteration,
+                    seed: vec![9; 32],
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_valid_record_loads() {
+        let bytes = record_with(vec![state(1, 5, &[1, 3]), state(2, 0, &[])]);
+        let record = SenderKeyRecord::from_bytes(&bytes).unwrap();
+        assert_eq!(record.chain_ids(), vec![1, 2]);
+        assert_eq!(*record.to_bytes(), bytes);
+    }
+
+    #[test]
+    fn records_beyond_the_limits_are_refused() {
+        let too_many = (0..=MAX_SENDER_CHAINS as u32)
+            .map(|i| state(i, 0, &[]))
+            .collect();
+        let skipped: Vec<u32> = (0..=MAX_SKIPPED_KEYS as u32).collect();
+        for (bytes, why) in [
+            (record_with(too_many), "too many sender chains"),
+            (
+                record_with(vec![state(1, 0, &[]), state(1, 3, &[])]),
+                "duplicate chain id",
+            ),
+            (
+                record_with(vec![state(1, 3, &[3])]),
+                "skipped seed ahead of its chain",
+            ),
+            (
+                record_with(vec![state(1, 5000, &skipped)]),
+                "too many skipped keys",
+            ),
+        ] {
+            assert_eq!(
+                SenderKeyRecord::from_bytes(&bytes).unwrap_err(),
+                RecordError::Corrupt(why)
+            );
+        }
+    }
+
+    #[test]
+    fn bad_fields_are_refused() {
+        let mut short_key = state(1, 0, &[]);
+        short_key.chain_key.pop();
+        let mut weak = state(1, 0, &[]);
+        weak.signing_key = vec![0; 32];
+        assert_eq!(
+            SenderKeyRecord::from_bytes(&record_with(vec![short_key])).unwrap_err(),
+            RecordError::Corrupt("chain key")
+        );
+        assert!(matches!(
+            SenderKeyRecord::from_bytes(&record_with(vec![weak])).unwrap_err(),
+            RecordError::Key(_)
+        ));
+        assert_eq!(
+            SenderKeyRecord::from_bytes(&[]).unwrap_err(),
+            RecordError::Corrupt("empty record")
+        );
+        let mut own = key().to_bytes().to_vec();
+        own[0] = 9;
+        assert_eq!(
+            OwnSenderKey::from_bytes(&own).unwrap_err(),
+            RecordError::UnknownVersion(9)
+        );
+    }
+}
