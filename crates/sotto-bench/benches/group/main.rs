@@ -15,6 +15,8 @@
 //!   (the signature and every member's identity key).
 //! - `group_state_verify_update/<n>`: a member verifies the next version, one member removed
 //!   (identities unchanged since the state in force are not verified again).
+//! - `group_state_load/<n>`: `VerifiedGroupState::from_bytes` of the stored state (no signature
+//!   checked again, every key still validated).
 //!
 //! Times are the thread's CPU time; `docs/benchmarks.md` holds results.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
@@ -193,6 +195,16 @@ fn state_verification(c: &mut Criterion<CpuTime>) {
         });
     }
     update.finish();
+    let mut load = c.benchmark_group("group_state_load");
+    for (n, (v1, _, me)) in sizes.iter().zip(&signed) {
+        let stored = VerifiedGroupState::verify_initial(v1, me.as_bytes())
+            .unwrap()
+            .to_bytes();
+        load.bench_with_input(BenchmarkId::from_parameter(n), &stored, |b, stored| {
+            b.iter(|| black_box(VerifiedGroupState::from_bytes(stored).unwrap()))
+        });
+    }
+    load.finish();
 }
 
 fn config() -> Criterion<CpuTime> {

@@ -210,13 +210,27 @@ impl GroupState {
         body: &wire::GroupState,
         known: Option<&GroupState>,
     ) -> Result<Self, GroupStateError> {
+        Self::parse(body, known, IdentityCheck::Full)
+    }
+
+    /// Parses a state from our own store: identities were verified when the state arrived, so
+    /// their binding signatures are not checked again (every key is still validated).
+    pub(crate) fn from_stored(body: &wire::GroupState) -> Result<Self, GroupStateError> {
+        Self::parse(body, None, IdentityCheck::Stored)
+    }
+
+    fn parse(
+        body: &wire::GroupState,
+        known: Option<&GroupState>,
+        check: IdentityCheck,
+    ) -> Result<Self, GroupStateError> {
         check_member_count(body.members.len())?;
         let group_id = GroupId::from_wire(&body.group_id)
             .ok_or(GroupStateError::Malformed("group id is not 32 bytes"))?;
         let members = body
             .members
             .iter()
-            .map(|m| parse_member(m, known))
+            .map(|m| parse_member_as(m, known, check))
             .collect::<Result<Vec<_>, _>>()?;
         let state = Self {
             group_id,
@@ -244,18 +258,36 @@ pub(crate) fn parse_role(role: i32) -> Result<Role, GroupStateError> {
     }
 }
 
-/// Parses one member; its identity is verified unless `known` lists the same bytes.
+/// How much of a member's identity key to check.
+#[derive(Clone, Copy)]
+enum IdentityCheck {
+    /// Everything, binding signature included: the key came from the wire.
+    Full,
+    /// Every key, but not the binding signature: verified on arrival, stored by us since.
+    Stored,
+}
+
+/// Parses one member from the wire; its identity is verified unless `known` lists the same bytes.
 pub(crate) fn parse_member(
     member: &wire::GroupMember,
     known: Option<&GroupState>,
+) -> Result<Member, GroupStateError> {
+    parse_member_as(member, known, IdentityCheck::Full)
+}
+
+fn parse_member_as(
+    member: &wire::GroupMember,
+    known: Option<&GroupState>,
+    check: IdentityCheck,
 ) -> Result<Member, GroupStateError> {
     let role = parse_role(member.role)?;
     let unchanged = known
         .and_then(|state| state.member(&member.account))
         .filter(|m| m.identity.encode().as_slice() == member.identity_key.as_slice());
-    let identity = match unchanged {
-        Some(m) => m.identity.clone(),
-        None => IdentityKey::from_wire(&member.identity_key)?,
+    let identity = match (unchanged, check) {
+        (Some(m), _) => m.identity.clone(),
+        (None, IdentityCheck::Full) => IdentityKey::from_wire(&member.identity_key)?,
+        (None, IdentityCheck::Stored) => IdentityKey::from_stored(&member.identity_key)?,
     };
     Member::new(member.account.clone(), identity, role)
 }

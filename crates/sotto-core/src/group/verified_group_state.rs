@@ -175,9 +175,10 @@ impl VerifiedGroupState {
         out
     }
 
-    /// Loads a stored state. The signature was verified when the state arrived and the record
-    /// comes from our own encrypted store, so it is not checked again (its signer may no longer
-    /// be an admin of the state it signed); every field and member identity still is.
+    /// Loads a stored state. The signatures were verified when the state arrived and the record
+    /// comes from our own encrypted store, so neither the admin's signature (its signer may no
+    /// longer be an admin of the state it signed) nor the members' identity binding signatures
+    /// are checked again; every field and key still is.
     ///
     /// # Errors
     /// An unknown record version, or a malformed state.
@@ -187,7 +188,61 @@ impl VerifiedGroupState {
             return Err(GroupStateError::UnknownRecordVersion(version));
         }
         let unverified = Unverified::decode(signed)?;
-        let state = GroupState::from_wire(&unverified.body, None)?;
+        let state = GroupState::from_stored(&unverified.body)?;
         Ok(Self::new(state, unverified.signer, signed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::group::{GroupId, Role};
+    use rand_core::SeedableRng;
+
+    /// A state signed by its admin whose second member's identity has a broken binding
+    /// signature (as only a careless or hostile admin could produce).
+    fn with_broken_member() -> Vec<u8> {
+        let mut rng = chacha20::ChaCha20Rng::seed_from_u64(3);
+        let admin = IdentityKeyPair::generate(&mut rng);
+        let other = IdentityKeyPair::generate(&mut rng);
+        let state = GroupState::new(
+            GroupId::from_bytes([2; 32]),
+            1,
+            "g",
+            vec![
+                Member::new("a", admin.public().clone(), Role::Admin).unwrap(),
+                Member::new("b", other.public().clone(), Role::Member).unwrap(),
+            ],
+        )
+        .unwrap();
+        let mut body = state.to_wire();
+        body.members[1].identity_key[100] ^= 1;
+        let state = body.encode_to_vec();
+        let lead = [version_byte(GROUP_STATE_MESSAGE_TYPE)];
+        let signed = wire::SignedGroupState {
+            signature: admin.sign(labels::GROUP_STATE, &[&lead, &state]).to_vec(),
+            state,
+            signer: b"a".to_vec(),
+        };
+        let mut out = lead.to_vec();
+        signed.encode_raw(&mut out);
+        out
+    }
+
+    #[test]
+    fn member_identities_are_verified_on_arrival_only() {
+        let signed = with_broken_member();
+        assert_eq!(
+            VerifiedGroupState::verify_initial(&signed, b"a"),
+            Err(GroupStateError::Key(crate::error::KeyError::BadSignature))
+        );
+        let mut stored = vec![GROUP_STATE_RECORD_VERSION];
+        stored.extend_from_slice(&signed);
+        assert!(VerifiedGroupState::from_bytes(&stored).is_ok());
+        stored[0] = 2;
+        assert_eq!(
+            VerifiedGroupState::from_bytes(&stored),
+            Err(GroupStateError::UnknownRecordVersion(2))
+        );
     }
 }
