@@ -15,6 +15,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sotto_spec as S  # noqa: E402
+import sotto_group_spec as G  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VDIR = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "testdata", "vectors")
@@ -464,9 +465,66 @@ def check_messages():
     expect_error("QR: 31-byte content -> Malformed", lambda: S.qr_compare(qa, short), "Malformed")
 
 
+def check_group():
+    """§15 from group.json: sender key from its draws, distribution and messages byte for
+    byte, a receiver's record, tampering, and the signed group state."""
+    v = load("group.json")
+    gid, sender = h(v["group_id"]), S.address(b"alice", 1)
+    check("group: AD (§15.1)", G.group_ad(gid, sender) == h(v["associated_data"]))
+    d = [h(x) for x in v["sender_key_draws"]]
+    key = G.OwnSenderKey(gid, sender, int.from_bytes(d[0], "big"), d[1], 0, d[2])
+    dist = key.distribution()
+    check("group: distribution reproduced byte for byte (§15.2)", dist == h(v["distribution"]))
+    rec = G.SenderKeyRecord(gid, sender)
+    rec.process(dist)
+    wires = []
+    for i, m in enumerate(v["messages"]):
+        seed, _ = S.chain_step(h(m["chain_key"]))
+        check(f"group: message {i} keys (§15.1)", seed == h(m["message_key_seed"])
+              and G.group_keys(seed) == (h(m["cipher_key"]), h(m["mac_key"]), h(m["iv"])))
+        wire = key.encrypt(m["plaintext"].encode())
+        check(f"group: message {i} reproduced byte for byte (§15.3)", wire == h(m["wire"]))
+        wires.append(wire)
+    late = G.SenderKeyRecord(gid, sender)
+    late.process(dist)
+    check("group: out of order, message 2 then 0", late.decrypt(wires[2]) == v["messages"][2]["plaintext"].encode()
+          and late.decrypt(wires[0]) == v["messages"][0]["plaintext"].encode())
+    bad = bytearray(wires[1])
+    bad[-97] ^= 1  # the last ciphertext byte
+    expect_error("group: flipped ciphertext byte -> BadSignature", lambda: rec.decrypt(bytes(bad)), "BadSignature")
+    other = G.SenderKeyRecord(gid, S.address(b"carol", 1))
+    other.process(dist)
+    expect_error("group: same chain under another sender -> BadSignature", lambda: other.decrypt(wires[0]),
+                 "BadSignature")
+    check("group: message 0 reads", rec.decrypt(wires[0]) == v["messages"][0]["plaintext"].encode())
+    expect_error("group: replay -> Duplicate", lambda: rec.decrypt(wires[0]), "Duplicate")
+    elsewhere = G.SenderKeyRecord(bytes(32), sender)
+    expect_error("group: distribution into another group -> WrongGroup", lambda: elsewhere.process(dist),
+                 "WrongGroup")
+    alice = S.Identity.from_secret(h(v["alice_identity_secret"]))
+    bob = S.Identity.from_secret(h(v["bob_identity_secret"]))
+    members = [(b"alice", alice.encoded, 1), (b"bob", bob.encoded, 2)]
+    v1 = G.encode_state(gid, 1, "vectors", members)
+    signed = G.sign_state(v1, b"alice", alice)
+    check("group: signed state reproduced byte for byte (§15.4)", signed == h(v["signed_state"]))
+    cur = G.verify_initial(signed, b"bob")
+    check("group: first state verifies", cur.version == 1 and cur.members[b"alice"][1] == "admin")
+    expect_error("group: first state not listing us -> NotListed", lambda: G.verify_initial(signed, b"zed"),
+                 "NotListed")
+    v2 = G.encode_state(gid, 2, "renamed", members)
+    check("group: update by the admin verifies", G.verify_update(cur, G.sign_state(v2, b"alice", alice)).name
+          == "renamed")
+    expect_error("group: update by a member -> NotAnAdmin",
+                 lambda: G.verify_update(cur, G.sign_state(v2, b"bob", bob)), "NotAnAdmin")
+    expect_error("group: update claiming the admin, signed by bob -> BadSignature",
+                 lambda: G.verify_update(cur, G.sign_state(v2, b"alice", bob)), "BadSignature")
+    expect_error("group: version 1 again -> VersionNotNewer", lambda: G.verify_update(cur, signed),
+                 "VersionNotNewer")
+
+
 def main():
     for fn in (check_kdf, check_safety_number, check_pqxdh, check_ratchet, check_last_resort,
-               check_record, check_validation, check_ed25519_strict, check_messages):
+               check_record, check_validation, check_ed25519_strict, check_messages, check_group):
         try:
             fn()
         except Exception as e:  # a crash is a failure of that vector file

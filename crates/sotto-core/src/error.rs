@@ -152,18 +152,18 @@ pub enum DecryptError {
     BadPadding,
 }
 
-/// A stored session record could not be loaded.
+/// A stored record (a session record, or a Sender Key of `group`) could not be loaded.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum RecordError {
     /// The record was written by a format version we do not read.
-    #[error("unsupported session record version {0}")]
+    #[error("unsupported record version {0}")]
     UnknownVersion(u8),
     /// The record does not decode or breaks an invariant.
-    #[error("corrupt session record: {0}")]
+    #[error("corrupt record: {0}")]
     Corrupt(&'static str),
     /// A key in the record is invalid.
-    #[error("invalid key in session record: {0}")]
+    #[error("invalid key in record: {0}")]
     Key(#[from] KeyError),
 }
 

@@ -133,7 +133,8 @@ impl fmt::Debug for IdentityKey {
     }
 }
 
-fn verifying_key(bytes: &[u8]) -> Result<VerifyingKey, KeyError> {
+/// Decodes an Ed25519 public key, refusing weak keys and non-canonical encodings.
+pub(crate) fn verifying_key(bytes: &[u8]) -> Result<VerifyingKey, KeyError> {
     let raw: [u8; 32] = bytes.try_into().map_err(|_| KeyError::InvalidSigningKey)?;
     let key = VerifyingKey::from_bytes(&raw).map_err(|_| KeyError::InvalidSigningKey)?;
     // Decompression reduces y modulo p, so refuse any encoding that is not the canonical one:

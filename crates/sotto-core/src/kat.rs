@@ -3,8 +3,10 @@
 
 use zeroize::Zeroizing;
 
+use crate::address::Address;
 use crate::curve::{PrivateKey, PublicKey};
 use crate::error::KeyError;
+use crate::group::{GroupId, OwnSenderKey};
 use crate::pqxdh::{SecretInputs, derive_root_key};
 use crate::ratchet::chain_key::ChainKey;
 use crate::ratchet::message_key::MessageKeySeed;
@@ -45,4 +47,36 @@ pub fn pqxdh_root_key(dh: &[[u8; 32]], kem_secret: [u8; 32], transcript: [u8; 32
         kem: Zeroizing::new(kem_secret),
     };
     *derive_root_key(&secrets, &transcript).as_bytes()
+}
+
+/// Group message keys: returns `(cipher key, MAC key, IV)` under the group label.
+pub fn group_message_keys(seed: [u8; 32]) -> ([u8; 32], [u8; 32], [u8; 16]) {
+    MessageKeySeed::new(seed, 0)
+        .derive_with(crate::labels::GROUP_MESSAGE_KEYS)
+        .to_parts()
+}
+
+/// The associated data every group message of `sender` in `group_id` is bound to.
+pub fn group_associated_data(group_id: &GroupId, sender: &Address) -> [u8; 32] {
+    crate::group::sender_key_message_associated_data(group_id, sender)
+}
+
+/// An [`OwnSenderKey`] from explicit parts: for vectors, and for tests that play a member
+/// forging another member's messages (the chain key of someone else's distribution, signed
+/// with a key of one's own).
+pub fn sender_key_from_parts(
+    group_id: GroupId,
+    sender: Address,
+    chain_id: u32,
+    iteration: u32,
+    chain_key: [u8; 32],
+    signing_seed: [u8; 32],
+) -> OwnSenderKey {
+    OwnSenderKey {
+        group_id,
+        sender,
+        chain_id,
+        chain_key: ChainKey::new(chain_key, iteration),
+        signing: ed25519_dalek::SigningKey::from_bytes(&signing_seed),
+    }
 }

@@ -17,5 +17,13 @@ pub const RATCHET_ROOT: &[u8] = b"Sotto_Ratchet_Root_v1";
 pub const MESSAGE_KEYS: &[u8] = b"Sotto_Ratchet_MessageKeys_v1";
 /// HKDF info deriving an attachment's chunk key and key commitment from its key.
 pub const ATTACHMENT: &[u8] = b"Sotto_v1_Attachment";
+/// HKDF info of a group (Sender Key) message's key derivation.
+pub const GROUP_MESSAGE_KEYS: &[u8] = b"Sotto_Group_MessageKeys_v1";
+/// Prefix of a group message's associated data hash (group id and sender address follow).
+pub const GROUP_MESSAGE_AD: &[u8] = b"Sotto_v1_GroupMessage";
+/// Context of the Sender Key signature over a whole group message.
+pub const SENDER_KEY_SIGNATURE: &[u8] = b"Sotto_v1_SenderKeySignature";
+/// Context of an admin's signature over a group state.
+pub const GROUP_STATE: &[u8] = b"Sotto_v1_GroupState";
 /// Prefix of the per-party safety-number hash (format version 1).
 pub const SAFETY_NUMBER_VERSION: [u8; 2] = [0x00, 0x01];

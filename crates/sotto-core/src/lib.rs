@@ -9,6 +9,10 @@
 //!                     (PQXDH, then the Double Ratchet; the record is unchanged on any failure)
 //! ```
 //!
+//! Groups ([`group`]) build on the pairwise sessions: a sender's [`group::OwnSenderKey`]
+//! encrypts one ciphertext for every member, its distribution travels inside the sessions, and
+//! membership comes from admin-signed [`group::VerifiedGroupState`], never from the server.
+//!
 //! The caller owns everything with a side effect: storage, the network, the clock and the
 //! random number generator (every function that needs randomness takes a [`CryptoRng`]).
 //! `docs/protocol.md` is the normative specification of what this crate implements.
@@ -20,6 +24,7 @@ pub mod attachment;
 pub mod bundle;
 pub mod curve;
 pub mod error;
+pub mod group;
 pub mod identity;
 #[doc(hidden)]
 pub mod kat;

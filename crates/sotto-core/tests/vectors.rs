@@ -158,3 +158,70 @@ fn a_version_1_record_still_loads_and_decrypts() {
         v["plaintext"]
     );
 }
+
+#[test]
+fn group_vector_from_its_inputs() {
+    use sotto_core::group::{
+        GroupId, GroupState, Member, Role, SenderKeyDistribution, SenderKeyRecord,
+        VerifiedGroupState,
+    };
+    let v = load("group.json");
+    let group_id = GroupId::from_bytes(array(&v["group_id"]));
+    let sender = Address::new("alice", 1).unwrap();
+    assert_eq!(
+        kat::group_associated_data(&group_id, &sender),
+        array::<32>(&v["associated_data"])
+    );
+    let draws = v["sender_key_draws"].as_array().unwrap();
+    let chain_id = u32::from_be_bytes(array(&draws[0]));
+    let mut key = kat::sender_key_from_parts(
+        group_id,
+        sender.clone(),
+        chain_id,
+        0,
+        array(&draws[1]),
+        array(&draws[2]),
+    );
+    assert_eq!(
+        hex::encode(&*key.distribution().to_bytes()),
+        v["distribution"]
+    );
+    let distribution =
+        SenderKeyDistribution::try_from(bytes(&v["distribution"]).as_slice()).unwrap();
+    let mut record = SenderKeyRecord::new(group_id, sender);
+    record.process(&distribution).unwrap();
+    let mut chain_key = array::<32>(&draws[1]);
+    for m in v["messages"].as_array().unwrap() {
+        let (seed, next) = kat::chain_step(chain_key);
+        assert_eq!(seed, array::<32>(&m["message_key_seed"]));
+        let (cipher, mac, iv) = kat::group_message_keys(seed);
+        assert_eq!(cipher, array::<32>(&m["cipher_key"]));
+        assert_eq!(mac, array::<32>(&m["mac_key"]));
+        assert_eq!(iv, array::<16>(&m["iv"]));
+        let plaintext = m["plaintext"].as_str().unwrap();
+        assert_eq!(
+            hex::encode(key.encrypt(plaintext.as_bytes()).unwrap()),
+            m["wire"]
+        );
+        assert_eq!(
+            &*record.decrypt(&bytes(&m["wire"])).unwrap(),
+            plaintext.as_bytes()
+        );
+        chain_key = next;
+    }
+    let alice = IdentityKeyPair::from_secret_bytes(&array(&v["alice_identity_secret"]));
+    let bob = IdentityKeyPair::from_secret_bytes(&array(&v["bob_identity_secret"]));
+    let state = GroupState::new(
+        group_id,
+        1,
+        "vectors",
+        vec![
+            Member::new("alice", alice.public().clone(), Role::Admin).unwrap(),
+            Member::new("bob", bob.public().clone(), Role::Member).unwrap(),
+        ],
+    )
+    .unwrap();
+    assert_eq!(hex::encode(state.sign(b"alice", &alice)), v["signed_state"]);
+    let verified = VerifiedGroupState::verify_initial(&bytes(&v["signed_state"]), b"bob").unwrap();
+    assert_eq!(verified.state(), &state);
+}

@@ -12,6 +12,7 @@
 pub mod api;
 pub mod fingerprint;
 pub mod frames;
+pub mod group;
 pub mod protocol;
 
 pub use prost::Message;

@@ -38,9 +38,15 @@ impl MessageKeySeed {
     /// `HKDF(salt = 0^32, IKM = seed, info = Sotto_Ratchet_MessageKeys_v1)` → 80 bytes:
     /// cipher key, MAC key, IV.
     pub(crate) fn derive(&self) -> MessageKeys {
+        self.derive_with(labels::MESSAGE_KEYS)
+    }
+
+    /// The same derivation under another sub-protocol's label (groups use their own, so a key
+    /// of one can never be a key of the other).
+    pub(crate) fn derive_with(&self, info: &[u8]) -> MessageKeys {
         let mut okm = Zeroizing::new([0u8; 80]);
         // 80 bytes is far below HKDF-SHA256's limit of 8160, so expand cannot fail.
-        let _ = Hkdf::<Sha256>::new(None, &self.seed).expand(labels::MESSAGE_KEYS, okm.as_mut());
+        let _ = Hkdf::<Sha256>::new(None, &self.seed).expand(info, okm.as_mut());
         let mut keys = MessageKeys {
             cipher_key: [0; 32],
             mac_key: [0; 32],

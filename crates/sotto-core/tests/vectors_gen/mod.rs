@@ -5,6 +5,8 @@
 //! independently from its explicit inputs).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod group;
+
 use std::convert::Infallible;
 
 use chacha20::ChaCha20Rng;
@@ -413,6 +415,7 @@ pub fn all() -> Vec<(&'static str, Value)> {
         ("ratchet.json", ratchet()),
         ("safety_number.json", safety_number()),
         ("session_record_v1.json", records()),
+        ("group.json", group::group()),
     ]
 }
 
