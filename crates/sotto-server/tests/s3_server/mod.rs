@@ -22,6 +22,8 @@ pub const SECRET_ACCESS_KEY: &str = "sotto-test-secret-not-a-real-one";
 pub struct TestS3 {
     /// `http://127.0.0.1:PORT`.
     pub endpoint: String,
+    /// The directory holding the buckets (one subdirectory each) and their objects.
+    pub root: std::path::PathBuf,
     server: tokio::task::JoinHandle<()>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -55,6 +57,7 @@ impl TestS3 {
         });
         TestS3 {
             endpoint,
+            root: root.to_path_buf(),
             server,
             _dir: None,
         }
