@@ -33,7 +33,9 @@ pub struct Transfer {
 }
 
 fn http() -> Client<HttpConnector, Full<Bytes>> {
-    Client::builder(TokioExecutor::new()).build(HttpConnector::new())
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    Client::builder(TokioExecutor::new()).build(connector)
 }
 
 /// Announces the blob in `path` and sends it in `request`-byte `PATCH`es.
