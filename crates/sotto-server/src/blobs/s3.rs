@@ -12,9 +12,10 @@ use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
-use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, RetryConfig};
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 use zeroize::Zeroizing;
 
 /// Where and how to reach a bucket. Unset fields fall back to the standard `AWS_*`
@@ -103,7 +104,8 @@ impl S3Blobs {
         let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
         let mut builder = AmazonS3Builder::from_env()
             .with_bucket_name(&settings.bucket)
-            .with_allow_http(settings.allow_http);
+            .with_allow_http(settings.allow_http)
+            .with_retry(retries());
         if let Some(endpoint) = &settings.endpoint {
             builder = builder.with_endpoint(endpoint);
         }
@@ -240,6 +242,17 @@ impl BlobStorage for S3Blobs {
             .try_for_each(|_| async { Ok(()) })
             .await
             .map_err(|e| redact(e, id))
+    }
+}
+
+/// Transient failures (timeouts, 5xx, throttling) are retried with backoff, but for at most
+/// 30 s instead of `object_store`'s 3 min: an upload request or download waits that long, and
+/// the client resumes anyway; a wrong endpoint fails the startup check within that time.
+fn retries() -> RetryConfig {
+    RetryConfig {
+        max_retries: 5,
+        retry_timeout: Duration::from_secs(30),
+        ..RetryConfig::default()
     }
 }
 
