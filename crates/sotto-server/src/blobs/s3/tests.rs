@@ -80,3 +80,18 @@ fn credentials_debug_hides_the_secret() {
     };
     assert!(!format!("{key:?}").contains("hunter2"));
 }
+
+#[test]
+fn an_opened_store_does_not_debug_print_the_secret() {
+    let settings = S3Settings {
+        bucket: "b".to_owned(),
+        credentials: Some(S3Credentials {
+            access_key_id: "AKID".to_owned(),
+            secret_access_key: "hunter2-secret".to_owned().into(),
+        }),
+        ..S3Settings::default()
+    };
+    assert!(!format!("{settings:?}").contains("hunter2"));
+    let blobs = S3Blobs::open(settings).unwrap();
+    assert!(!format!("{blobs:?}").contains("hunter2"));
+}
