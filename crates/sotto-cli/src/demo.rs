@@ -41,6 +41,14 @@ pub async fn run() -> anyhow::Result<()> {
 }
 
 pub(crate) async fn start_relay(data_dir: &Path) -> anyhow::Result<(Child, String)> {
+    start_relay_with(data_dir, &[]).await
+}
+
+/// Like [`start_relay`], with extra `sotto serve` flags.
+pub(crate) async fn start_relay_with(
+    data_dir: &Path,
+    extra: &[String],
+) -> anyhow::Result<(Child, String)> {
     std::fs::create_dir_all(data_dir)?;
     let exe = std::env::current_exe().context("finding the sotto binary")?;
     let mut child = Command::new(exe)
@@ -54,6 +62,7 @@ pub(crate) async fn start_relay(data_dir: &Path) -> anyhow::Result<(Child, Strin
         ])
         .arg("--data-dir")
         .arg(data_dir)
+        .args(extra)
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()

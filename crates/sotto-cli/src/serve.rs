@@ -1,21 +1,18 @@
 //! `sotto serve`: settings from flags, environment and an optional TOML file, in that order
 //! of precedence, then the relay on embedded SQLite (or PostgreSQL and Redis for a cluster).
 
+mod attachments;
 mod cluster;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use serde::Deserialize;
-use sotto_server::blobs::LocalBlobs;
 use sotto_server::config::{Limits, Policy, RateLimitConfig, RegistrationMode};
 use sotto_server::relay::Listener;
 use sotto_server::tls::{TlsListener, acceptor};
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-
-/// Where attachment blobs live inside the data directory.
-const ATTACHMENTS_DIR: &str = "attachments";
 
 /// Default listen address: loopback only, so a fresh install is not exposed by accident.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7443";
@@ -50,6 +47,8 @@ pub struct ServeArgs {
     /// --database, since every node must share the mailboxes.
     #[arg(long, env = "SOTTO_REDIS_URL", requires = "database")]
     redis: Option<String>,
+    #[command(flatten)]
+    attachments: attachments::AttachmentArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, Deserialize)]
@@ -72,6 +71,9 @@ struct ConfigFile {
     rate_limits: Option<RateLimitConfig>,
     directory_cache_ms: Option<u64>,
     websocket_ping_ms: Option<u64>,
+    /// A directory or `s3://bucket/prefix`.
+    attachments: Option<String>,
+    s3: Option<attachments::S3File>,
 }
 
 fn read_config(path: &Path) -> Result<ConfigFile> {
@@ -93,6 +95,7 @@ struct Settings {
     data_dir: PathBuf,
     tls: Option<(PathBuf, PathBuf)>,
     policy: Policy,
+    blobs: attachments::BlobLocation,
 }
 
 fn settings(args: ServeArgs) -> Result<Settings> {
@@ -134,11 +137,14 @@ fn settings(args: ServeArgs) -> Result<Settings> {
         limits: file.limits.unwrap_or_default(),
         rate_limits,
     };
+    let blobs =
+        attachments::BlobLocation::merge(args.attachments, file.attachments, file.s3, &data_dir)?;
     Ok(Settings {
         listen,
         data_dir,
         tls,
         policy,
+        blobs,
     })
 }
 
@@ -156,6 +162,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let (database, redis) = (args.database.clone(), args.redis.clone());
     let settings = settings(args)?;
     let store = cluster::open_store(database.as_deref(), &settings.data_dir).await?;
+    let blobs = settings.blobs.open().await?;
     let listener = bind(&settings).await?;
     let addr = listener.local_addr()?;
     let scheme = if settings.tls.is_some() {
@@ -168,19 +175,12 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             "serving plain HTTP on {addr}, a non-loopback address: use --tls-cert/--tls-key or a TLS-terminating reverse proxy"
         );
     }
-    tracing::info!(database = store.describe(), registration = ?settings.policy.registration, "relay starting");
+    tracing::info!(database = store.describe(), attachments = settings.blobs.describe(), registration = ?settings.policy.registration, "relay starting");
     // Announced on stdout so scripts and tests can find a port chosen by the OS.
     let mut stdout = std::io::stdout();
     writeln!(stdout, "listening on {scheme}://{addr}")?;
     stdout.flush()?;
-    let blobs = LocalBlobs::open(settings.data_dir.join(ATTACHMENTS_DIR)).with_context(|| {
-        format!(
-            "cannot create the attachment directory in {}",
-            settings.data_dir.display()
-        )
-    })?;
-    let relay = cluster::relay(&store, redis.as_deref(), settings.policy)?
-        .with_attachments(std::sync::Arc::new(blobs));
+    let relay = cluster::relay(&store, redis.as_deref(), settings.policy)?.with_attachments(blobs);
     relay.serve(listener, shutdown_signal()).await?;
     store.close().await;
     tracing::info!("relay stopped");

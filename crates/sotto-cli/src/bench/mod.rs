@@ -1,6 +1,7 @@
 //! `sotto bench`: load tests of the relay with raw envelopes (no encryption, so the numbers
-//! are the relay's), and the raw SQLite floor to compare them with.
+//! are the relay's), and the raw SQLite floor to compare them with; attachments end to end.
 
+mod attachments;
 mod binary;
 mod chat;
 mod floor;
@@ -8,6 +9,7 @@ mod idle;
 mod server;
 mod stats;
 mod throughput;
+mod transfer;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -29,6 +31,9 @@ enum BenchCommand {
     /// End to end with real encryption: `sotto send` to `receive --follow` latency, and
     /// messages/s between two SDK clients through one relay.
     Chat(chat::ChatArgs),
+    /// One file end to end: encrypt, upload in resumable requests, download, decrypt; MB/s
+    /// of each step next to raw AES-256-GCM, with blobs in a directory and optionally in S3.
+    Attachments(attachments::AttachmentsArgs),
 }
 
 pub async fn run(args: BenchArgs) -> Result<()> {
@@ -37,6 +42,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         BenchCommand::Idle(args) => idle::run(args).await,
         BenchCommand::Sqlite(args) => floor::run(args).await,
         BenchCommand::Chat(args) => chat::run(args).await,
+        BenchCommand::Attachments(args) => attachments::run(args).await,
     }
 }
 

@@ -7,7 +7,7 @@ use sotto_cli::relay_client::{Credentials, RelayClient};
 use std::path::PathBuf;
 use tokio::process::Child;
 
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct TargetArgs {
     /// Benchmark a running relay at this URL instead of starting one (it must run with
     /// --no-rate-limits). Several comma-separated URLs spread the clients over the nodes of
@@ -35,6 +35,11 @@ pub struct Target {
 
 impl Target {
     pub async fn start(args: &TargetArgs) -> Result<Target> {
+        Self::start_with(args, &[]).await
+    }
+
+    /// Like [`Target::start`], with extra `sotto serve` flags for a relay the bench starts.
+    pub async fn start_with(args: &TargetArgs, serve: &[String]) -> Result<Target> {
         if let (Some(url), Some(pid)) = (args.server.first(), args.server_pid) {
             return Ok(Target {
                 client: RelayClient::new(url),
@@ -53,7 +58,7 @@ impl Target {
                 (Some(dir), path)
             }
         };
-        let (child, url) = crate::demo::start_relay(&path).await?;
+        let (child, url) = crate::demo::start_relay_with(&path, serve).await?;
         let pid = child.id().context("sotto serve has no pid")?;
         Ok(Target {
             client: RelayClient::new(&url),

@@ -316,13 +316,11 @@ fn read_frames(
         if remaining == 0 {
             return None;
         }
+        // Full frames even when the storage hands out small pieces (an object service's
+        // response arrives in whatever chunks its server wrote).
         let mut frame = vec![0u8; READ_FRAME.min(remaining as usize)];
-        match reader.read(&mut frame).await {
-            Ok(0) => Some((Err(std::io::ErrorKind::UnexpectedEof.into()), (reader, 0))),
-            Ok(n) => {
-                frame.truncate(n);
-                Some((Ok(frame), (reader, remaining - n as u64)))
-            }
+        match reader.read_exact(&mut frame).await {
+            Ok(n) => Some((Ok(frame), (reader, remaining - n as u64))),
             Err(e) => Some((Err(e), (reader, 0))),
         }
     })

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use sotto_server::api::auth::basic_credentials;
-use sotto_server::blobs::LocalBlobs;
+use sotto_server::blobs::{BlobStorage, LocalBlobs};
 use sotto_server::config::{Policy, RateLimitConfig};
 use sotto_server::domain::{AccountId, DeviceAddress, DeviceId};
 use sotto_server::relay::{ClientAddr, Relay};
@@ -71,10 +71,20 @@ pub fn new_device(secret: &[u8], keys: u32) -> Value {
 
 impl TestRelay {
     pub async fn new(policy: Policy) -> Self {
+        Self::with_blobs(policy, |dir| {
+            Arc::new(LocalBlobs::open(dir.join("attachments")).unwrap())
+        })
+        .await
+    }
+
+    /// A relay whose attachment blobs live where `blobs` puts them (given the data directory).
+    pub async fn with_blobs(
+        policy: Policy,
+        blobs: impl FnOnce(&std::path::Path) -> Arc<dyn BlobStorage>,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).await.unwrap();
-        let blobs = LocalBlobs::open(dir.path().join("attachments")).unwrap();
-        let relay = Relay::new(Arc::new(store.clone()), policy).with_attachments(Arc::new(blobs));
+        let relay = Relay::new(Arc::new(store.clone()), policy).with_attachments(blobs(dir.path()));
         Self {
             relay,
             store,
