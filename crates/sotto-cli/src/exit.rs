@@ -52,7 +52,9 @@ fn client_code(error: &ClientError) -> Option<u8> {
         ClientError::Store(e) => store_code(e),
         ClientError::Relay(e) => relay_code(e),
         ClientError::UntrustedIdentity { .. } => Some(UNTRUSTED_IDENTITY),
-        ClientError::InvalidUsername(_) | ClientError::TextTooLong(_) => Some(USAGE),
+        ClientError::InvalidUsername(_)
+        | ClientError::TextTooLong(_)
+        | ClientError::AttachmentTooLarge { .. } => Some(USAGE),
         _ => None,
     }
 }

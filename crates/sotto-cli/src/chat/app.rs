@@ -5,6 +5,8 @@
 
 use sotto_client::{DeliveryState, Direction, Event, StoredMessage, canonical_username};
 
+use crate::client::attachments;
+
 use super::state::{
     Action, Conversation, Delivery, Input, Line, Link, SendFailure, Snapshot, Update,
 };
@@ -263,6 +265,7 @@ impl App {
             },
             Update::Link(link) => self.link = link,
             Update::Problem(text) => self.say(text, true),
+            Update::Notice(text) => self.say(text, false),
         }
     }
 
@@ -298,8 +301,10 @@ impl App {
                 message_id,
                 text,
                 sent_at,
+                details,
                 ..
             } => {
+                let text = text + &attachments::list_text(&details.attachments);
                 let delivery = match direction {
                     Direction::Incoming => Delivery::Received,
                     Direction::Outgoing => Delivery::Sent,
@@ -432,7 +437,7 @@ fn stored_line(message: &StoredMessage) -> Line {
         direction: message.direction,
         id: Some(message.message_id.clone()),
         token: 0,
-        text: message.text.clone(),
+        text: message.text.clone() + &attachments::list_text(&message.details.attachments),
         sent_at: message.sent_at,
         delivery,
     }

@@ -19,6 +19,8 @@ fn stored(direction: Direction, id: &str, text: &str, sent_at: i64) -> StoredMes
         text: text.into(),
         sent_at,
         device_id: 1,
+        details: sotto_client::MessageDetails::default(),
+        expires_at: None,
     }
 }
 
@@ -39,6 +41,8 @@ fn incoming(peer: &str, id: &str, text: &str) -> Update {
         message_id: id.into(),
         text: text.into(),
         sent_at: 1_700_000_000_000,
+        details: sotto_client::MessageDetails::default(),
+        expires_at: None,
     })
 }
 

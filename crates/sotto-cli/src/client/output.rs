@@ -3,6 +3,8 @@
 use serde_json::{Value, json};
 use sotto_client::{Contact, DeliveryState, Direction, Event, StoredMessage};
 
+use super::attachments;
+
 /// A time in ms since the epoch as RFC 3339 (UTC).
 pub fn rfc3339(ms: i64) -> String {
     let nanos = i128::from(ms) * 1_000_000;
@@ -33,14 +35,17 @@ pub fn event_json(event: &Event, me: &str) -> Option<Value> {
             message_id,
             text,
             sent_at,
+            details,
             ..
         } => {
             let (from, to) = match direction {
                 Direction::Incoming => (peer.as_str(), me),
                 Direction::Outgoing => (me, peer.as_str()),
             };
-            json!({"type": "message", "id": message_id, "from": from, "to": to,
-                   "device": device_id, "text": text, "sent_at": rfc3339(*sent_at)})
+            let mut line = json!({"type": "message", "id": message_id, "from": from, "to": to,
+                   "device": device_id, "text": text, "sent_at": rfc3339(*sent_at)});
+            with_files(&mut line, &details.attachments);
+            line
         }
         Event::IdentityChanged {
             username,
@@ -71,14 +76,20 @@ pub fn event_text(event: &Event, me: &str) -> Option<String> {
             device_id,
             text,
             sent_at,
+            details,
             ..
-        } => match direction {
-            Direction::Incoming => format!(
-                "[{}] {peer} (device {device_id}): {text}",
-                rfc3339(*sent_at)
-            ),
-            Direction::Outgoing => format!("[{}] {me} -> {peer}: {text}", rfc3339(*sent_at)),
-        },
+        } => {
+            let files = attachments::list_text(&details.attachments);
+            match direction {
+                Direction::Incoming => format!(
+                    "[{}] {peer} (device {device_id}): {text}{files}",
+                    rfc3339(*sent_at)
+                ),
+                Direction::Outgoing => {
+                    format!("[{}] {me} -> {peer}: {text}{files}", rfc3339(*sent_at))
+                }
+            }
+        }
         Event::IdentityChanged {
             username,
             was_verified,
@@ -109,9 +120,18 @@ pub fn history_json(message: &StoredMessage, peer: &str, me: &str) -> Value {
         Direction::Incoming => (peer, me),
         Direction::Outgoing => (me, peer),
     };
-    json!({"type": "message", "id": message.message_id, "from": from, "to": to,
+    let mut line = json!({"type": "message", "id": message.message_id, "from": from, "to": to,
            "device": message.device_id, "text": message.text,
-           "sent_at": rfc3339(message.sent_at), "state": state_name(message.state)})
+           "sent_at": rfc3339(message.sent_at), "state": state_name(message.state)});
+    with_files(&mut line, &message.details.attachments);
+    line
+}
+
+/// Adds `"attachments": [...]` to a message's JSON when it has files.
+fn with_files(line: &mut Value, files: &[sotto_client::StoredAttachment]) {
+    if !files.is_empty() {
+        line["attachments"] = attachments::list_json(files);
+    }
 }
 
 /// The text line of a stored message.
@@ -126,9 +146,10 @@ pub fn history_text(message: &StoredMessage, peer: &str, me: &str) -> String {
         ""
     };
     format!(
-        "[{}] {from}: {}{pending}",
+        "[{}] {from}: {}{pending}{}",
         rfc3339(message.sent_at),
-        message.text
+        message.text,
+        attachments::list_text(&message.details.attachments)
     )
 }
 

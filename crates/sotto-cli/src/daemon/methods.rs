@@ -1,12 +1,12 @@
 //! The JSON-RPC methods: parse a request, call the SDK, build the response.
 
 use serde_json::{Value, json};
-use sotto_client::Client;
+use sotto_client::{Client, OutgoingMessage};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{mpsc, watch};
 
 use super::request::{self, Call};
-use crate::client::output;
+use crate::client::{attachments, output};
 
 /// What one connection holds.
 pub struct Session {
@@ -52,9 +52,23 @@ pub async fn handle(client: &Client, line: &str, session: &mut Session) -> Optio
 async fn call(client: &Client, call: Call, session: &mut Session) -> anyhow::Result<Value> {
     let me = client.account().username.as_str();
     match call {
-        Call::Send { username, text } => {
-            let id = client.send(&username, &text).await?;
+        Call::Send {
+            username,
+            text,
+            attachments: paths,
+        } => {
+            let files = attachments::upload_all(client, &paths, true).await?;
+            let message = OutgoingMessage::text(text).with_attachments(files);
+            let id = client.send_message(&username, message).await?;
             Ok(json!({"id": id}))
+        }
+        Call::GetAttachments {
+            username,
+            id,
+            save_dir,
+        } => {
+            let dir = attachments::save_dir(client.profile_dir(), save_dir.as_deref());
+            attachments::save_all_json(client, &username, &id, &dir).await
         }
         Call::Conversations => {
             let contacts = client.contacts().await?;

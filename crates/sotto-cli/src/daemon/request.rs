@@ -2,18 +2,31 @@
 //! untrusted bytes. It depends on serde alone, so the fuzz target compiles this file as is
 //! (`fuzz/fuzz_targets/daemon_request.rs`).
 
+use std::path::PathBuf;
+
 use serde::Deserialize;
 use serde_json::Value;
 
 /// A method call with its parameters checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Call {
-    /// `send`: a text to a user.
+    /// `send`: a text and files to a user.
     Send {
         /// The recipient.
         username: String,
         /// The text.
         text: String,
+        /// Files to upload and attach (paths on the daemon's machine).
+        attachments: Vec<PathBuf>,
+    },
+    /// `get_attachments`: save the files of a message.
+    GetAttachments {
+        /// The contact.
+        username: String,
+        /// The message id.
+        id: String,
+        /// Where to save them (default `<profile>/attachments/`).
+        save_dir: Option<PathBuf>,
     },
     /// `conversations`: the contacts.
     Conversations,
@@ -120,7 +133,18 @@ struct UserParams {
 #[derive(Deserialize)]
 struct SendParams {
     username: String,
+    #[serde(default)]
     text: String,
+    #[serde(default)]
+    attachments: Vec<PathBuf>,
+}
+
+#[derive(Deserialize)]
+struct GetAttachmentsParams {
+    username: String,
+    id: String,
+    #[serde(default)]
+    save_dir: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -167,8 +191,28 @@ fn call(method: &str, params: Value) -> Result<Call, Option<String>> {
     }
     Ok(match method {
         "send" => {
-            let SendParams { username, text } = parse(params)?;
-            Call::Send { username, text }
+            let SendParams {
+                username,
+                text,
+                attachments,
+            } = parse(params)?;
+            Call::Send {
+                username,
+                text,
+                attachments,
+            }
+        }
+        "get_attachments" => {
+            let GetAttachmentsParams {
+                username,
+                id,
+                save_dir,
+            } = parse(params)?;
+            Call::GetAttachments {
+                username,
+                id,
+                save_dir,
+            }
         }
         "conversations" => Call::Conversations,
         "history" => {
@@ -194,7 +238,7 @@ fn call(method: &str, params: Value) -> Result<Call, Option<String>> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::panic)]
     use super::*;
 
     #[test]
@@ -204,7 +248,26 @@ mod tests {
         let request = decode(line).unwrap();
         assert_eq!(request.id, Some(Value::from(7)));
         let (username, text) = ("bob".to_owned(), "hi".to_owned());
-        assert_eq!(request.call, Call::Send { username, text });
+        let attachments = Vec::new();
+        assert_eq!(
+            request.call,
+            Call::Send {
+                username,
+                text,
+                attachments
+            }
+        );
+        let line = r#"{"jsonrpc":"2.0","method":"send","params":{"username":"bob","attachments":["/tmp/a b.png"]},"id":8}"#;
+        let Call::Send {
+            text, attachments, ..
+        } = decode(line).unwrap().call
+        else {
+            panic!("not a send");
+        };
+        assert_eq!(
+            (text.as_str(), attachments),
+            ("", vec![PathBuf::from("/tmp/a b.png")])
+        );
         let line = r#"{"jsonrpc":"2.0","method":"subscribe"}"#;
         assert_eq!(decode(line).unwrap().id, None);
     }

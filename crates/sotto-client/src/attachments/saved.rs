@@ -10,6 +10,11 @@ use crate::error::{ClientError, StoreError};
 use crate::store::StoredAttachment;
 
 impl Client {
+    /// The profile directory (front ends save received files under it by default).
+    pub fn profile_dir(&self) -> &Path {
+        self.store.dir()
+    }
+
     /// The files of a message of the conversation with `username`, and where each was saved.
     ///
     /// # Errors
