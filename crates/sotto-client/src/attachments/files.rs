@@ -91,7 +91,8 @@ pub(super) fn private_file(path: &Path, append: bool) -> Result<std::fs::File, C
 
 /// Moves the finished file `temp` to `dir/name`, or `name (1).ext`, `name (2).ext`, … when
 /// taken: a hard link never replaces an existing file, so nothing is clobbered even if another
-/// program creates files in `dir` meanwhile.
+/// program creates files in `dir` meanwhile. Where the file system has no hard links, the file
+/// is renamed to a name that was free a moment before.
 pub(super) fn place(temp: &Path, dir: &Path, name: &str) -> Result<PathBuf, ClientError> {
     let (stem, ext) = match name.rfind('.') {
         Some(dot) if dot > 0 => (&name[..dot], &name[dot..]),
@@ -109,7 +110,12 @@ pub(super) fn place(temp: &Path, dir: &Path, name: &str) -> Result<PathBuf, Clie
                 return Ok(candidate);
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(file_error(&candidate)(e)),
+            // A file system without hard links: a rename into a name free just now.
+            Err(_) if !candidate.exists() => {
+                std::fs::rename(temp, &candidate).map_err(file_error(&candidate))?;
+                return Ok(candidate);
+            }
+            Err(_) => {}
         }
     }
     Err(file_error(dir)(std::io::Error::other("no free file name")))
