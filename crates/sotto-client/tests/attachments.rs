@@ -1,6 +1,7 @@
 //! Attachments end to end through the real relay: round trips of edge sizes, the size limit,
-//! uploads and downloads cut mid-way and resumed (also after reopening the profile), and
-//! tampered blobs or digests refused without leaving plaintext behind.
+//! uploads and downloads cut mid-way and resumed (also after reopening the profile),
+//! tampered blobs or digests refused without leaving plaintext behind, and saved files removed
+//! with their message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -332,6 +333,34 @@ async fn tampered_blobs_and_wrong_digests_leave_no_plaintext() {
         "{refused:?}"
     );
     assert!(files_in(&save_dir).is_empty());
+}
+
+#[tokio::test]
+async fn a_saved_file_goes_when_its_message_is_deleted_for_everyone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&tmp.path().join("relay").tap_dir()).await;
+    let alice = register(&relay, &tmp.path().join("alice"), "alice").await;
+    let bob = register(&relay, &tmp.path().join("bob"), "bob").await;
+    let path = write_file(&tmp.path().join("out"), "oops.png", &content(5000, 5));
+    let pointer = alice.upload_attachment(&path, &NoProgress).await.unwrap();
+    let id = deliver(&alice, &bob, vec![pointer]).await;
+    let saved = bob
+        .save_attachment("alice", &id, 0, &tmp.path().join("saved"), &NoProgress)
+        .await
+        .unwrap();
+    assert!(saved.is_file());
+
+    alice.delete_for_everyone("bob", &id).await.unwrap();
+    bob.receive(ReceiveMode::UntilEmpty).await.unwrap();
+    assert!(!saved.exists(), "the deleted message's file is removed");
+    let again = bob
+        .save_attachment("alice", &id, 0, &tmp.path().join("saved"), &NoProgress)
+        .await;
+    assert!(
+        matches!(again, Err(ClientError::UnknownMessage { .. })),
+        "{again:?}"
+    );
+    assert!(files_in(&tmp.path().join("saved")).is_empty());
 }
 
 trait TapDir {
