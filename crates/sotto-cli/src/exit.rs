@@ -56,7 +56,8 @@ fn client_code(error: &ClientError) -> Option<u8> {
         | ClientError::TextTooLong(_)
         | ClientError::UnknownMessage { .. }
         | ClientError::MessageLocked { .. }
-        | ClientError::InvalidInput(_) => Some(USAGE),
+        | ClientError::InvalidInput(_)
+        | ClientError::AttachmentTooLarge { .. } => Some(USAGE),
         _ => None,
     }
 }

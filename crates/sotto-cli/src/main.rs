@@ -46,7 +46,7 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Register this profile on a relay, or show its account.
     Account(client::account::AccountArgs),
-    /// Send a text message (end-to-end encrypted to every device of the recipient).
+    /// Send a text message and files (end-to-end encrypted to every device of the recipient).
     Send(client::messages::SendArgs),
     /// React to a message with an emoji (or take the reaction back).
     React(client::features::ReactArgs),
@@ -66,6 +66,8 @@ enum Command {
     Contacts(client::messages::ContactsArgs),
     /// Show the conversation with a contact.
     History(client::messages::HistoryArgs),
+    /// Fetch the files of a received message again (e.g. after a failed download).
+    Attachments(client::attachments::AttachmentsArgs),
     /// Show the safety number with a contact; mark it verified or accept a changed identity.
     Verify(client::verify::VerifyArgs),
     /// Chat in a terminal UI: conversations, history, compose, safety-number warnings.
@@ -159,6 +161,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Receive(args) => client::receive::run(&dir()?, args).await,
         Command::Contacts(args) => client::messages::contacts(&dir()?, args).await,
         Command::History(args) => client::messages::history(&dir()?, args).await,
+        Command::Attachments(args) => client::attachments::run(&dir()?, args).await,
         Command::Verify(args) => client::verify::run(&dir()?, args).await,
         Command::Chat(args) => chat::run(&dir()?, args).await,
         Command::Daemon(args) => daemon::run(&dir()?, args).await,

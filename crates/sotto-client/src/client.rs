@@ -24,6 +24,8 @@ pub struct Client {
     /// Held while a session record is loaded, changed and saved, so the sender and the receiver
     /// never both change one record.
     pub(crate) sessions: Arc<Mutex<()>>,
+    /// The largest attachment sent or fetched, in plaintext bytes.
+    pub(crate) attachment_limit: u64,
 }
 
 impl std::fmt::Debug for Client {
@@ -47,12 +49,19 @@ impl Client {
             account: Arc::new(account),
             events: broadcast::channel(EVENT_BUFFER).0,
             sessions: Arc::new(Mutex::new(())),
+            attachment_limit: crate::attachments::DEFAULT_ATTACHMENT_LIMIT,
         })
     }
 
     /// This device's account (its `Debug` hides the secrets).
     pub fn account(&self) -> &AccountRecord {
         &self.account
+    }
+
+    /// Sets the largest attachment this client sends or fetches (plaintext bytes; the default
+    /// is [`DEFAULT_ATTACHMENT_LIMIT`](crate::DEFAULT_ATTACHMENT_LIMIT), 2 GiB).
+    pub fn set_attachment_limit(&mut self, bytes: u64) {
+        self.attachment_limit = bytes;
     }
 
     /// Subscribes to events from now on.

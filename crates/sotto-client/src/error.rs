@@ -1,5 +1,6 @@
 //! Errors of the SDK, by whose fault they are: the local store, the relay, the peer, the caller.
 
+use sotto_core::attachment::AttachmentError;
 use sotto_core::error::BundleError;
 use sotto_core::{DecryptError, EncryptError, KeyError, RecordError};
 
@@ -170,4 +171,27 @@ pub enum ClientError {
     /// A message could not be encoded or parsed.
     #[error("message content: {0}")]
     Content(&'static str),
+    /// The file is larger than the attachment size limit (nothing was uploaded or fetched).
+    #[error("the file is {size} bytes; attachments are limited to {limit} bytes")]
+    AttachmentTooLarge {
+        /// The file's size.
+        size: u64,
+        /// The limit in force.
+        limit: u64,
+    },
+    /// The attachment does not decrypt or verify: tampered, truncated, or a wrong digest or
+    /// key in the message. No plaintext file was kept.
+    #[error("attachment: {0}")]
+    Attachment(#[from] AttachmentError),
+    /// The relay no longer has the attachment (expired or never completed).
+    #[error("attachment {0} is no longer on the relay")]
+    AttachmentGone(String),
+    /// A local file could not be read or written.
+    #[error("{path}: {source}")]
+    File {
+        /// The file or directory.
+        path: String,
+        /// What the system said.
+        source: std::io::Error,
+    },
 }

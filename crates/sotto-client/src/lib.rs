@@ -7,6 +7,8 @@
 //!   receive(mode)    ◄─ relay WebSocket ◄─ decrypt ─► one transaction (session, prekeys,
 //!                                                     contact, message) ─► ack
 //!   subscribe()      ─► Event::{Message, IdentityChanged, Delivery, Undecryptable}
+//!   upload_attachment(path) ─► encrypt while reading ─► PATCH pieces ─► AttachmentPointer
+//!   save_attachment(user, id, n, dir) ◄─ GET Range ◄─ digest check ◄─ decrypt ─► file
 //! ```
 //!
 //! The profile's SQLite store holds identity, prekeys, sessions, contacts and history; its
@@ -14,6 +16,7 @@
 //! (Argon2id) or a 0600 key file. See `docs/client.md`.
 
 mod apply;
+pub mod attachments;
 mod bundles;
 mod client;
 pub mod content;
@@ -24,11 +27,13 @@ mod pre_keys;
 mod profile;
 mod receive;
 mod relay;
+mod relay_attachments;
 mod send;
 pub mod store;
 mod transport;
 mod trust;
 
+pub use attachments::{DEFAULT_ATTACHMENT_LIMIT, NoProgress, Progress};
 pub use client::Client;
 pub use content::{MAX_TEXT_BYTES, canonical_username};
 pub use error::{ClientError, RelayError, StoreError};

@@ -322,7 +322,7 @@ impl Client {
     }
 
     /// A message of the conversation, either direction (theirs first).
-    async fn find_message(
+    pub(crate) async fn find_message(
         &self,
         username: &str,
         message_id: &str,

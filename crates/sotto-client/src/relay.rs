@@ -34,11 +34,11 @@ pub(crate) enum SendOutcome {
 /// One relay, reached as one device.
 #[derive(Clone)]
 pub(crate) struct Relay {
-    endpoint: Endpoint,
-    authorization: Option<Zeroizing<String>>,
+    pub(crate) endpoint: Endpoint,
+    pub(crate) authorization: Option<Zeroizing<String>>,
 }
 
-fn network(error: impl std::fmt::Display) -> RelayError {
+pub(crate) fn network(error: impl std::fmt::Display) -> RelayError {
     RelayError::Network(error.to_string())
 }
 
@@ -212,7 +212,11 @@ impl Relay {
     }
 }
 
-fn status_error(status: StatusCode, headers: &hyper::HeaderMap, bytes: &[u8]) -> RelayError {
+pub(crate) fn status_error(
+    status: StatusCode,
+    headers: &hyper::HeaderMap,
+    bytes: &[u8],
+) -> RelayError {
     if status == StatusCode::TOO_MANY_REQUESTS {
         let retry_after_secs = headers
             .get("retry-after")

@@ -6,6 +6,8 @@
 use sotto_client::{DeliveryState, Direction, Event, StoredMessage, canonical_username};
 
 use super::commands::{self, Command, Targets};
+use crate::client::attachments;
+
 use super::state::{
     Action, Change, Conversation, Delivery, Input, Line, Link, SendFailure, Snapshot, Update,
 };
@@ -306,6 +308,7 @@ impl App {
             },
             Update::Link(link) => self.link = link,
             Update::Problem(text) => self.say(text, true),
+            Update::Notice(text) => self.say(text, false),
         }
         None
     }
@@ -350,6 +353,7 @@ impl App {
                 expires_at,
                 ..
             } => {
+                let text = text + &attachments::list_text(&details.attachments);
                 let mut line = Line::plain(direction, Some(message_id), text, sent_at);
                 line.quote = details.quote.map(|q| q.text);
                 line.disappearing = expires_at.is_some();
@@ -503,7 +507,7 @@ fn stored_line(message: &StoredMessage, peer: &str, me: &str) -> Line {
     let mut line = Line::plain(
         message.direction,
         Some(message.message_id.clone()),
-        message.text.clone(),
+        message.text.clone() + &attachments::list_text(&details.attachments),
         message.sent_at,
     );
     line.delivery = delivery;

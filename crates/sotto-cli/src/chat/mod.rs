@@ -8,11 +8,13 @@
 //!
 //! [`app::App`] is a plain state machine; this module does the I/O around it. Receiving runs
 //! the same `keep_receiving` loop as the daemon; sending goes through `Client::send` in order,
-//! one message at a time, after the outbox left by earlier runs (as `sotto send` does).
+//! one message at a time, after the outbox left by earlier runs (as `sotto send` does). Files
+//! of arriving messages are saved in the background into `<profile>/attachments/`.
 
 pub mod app;
 mod changes;
 mod commands;
+mod files;
 pub mod keys;
 mod screen;
 pub mod state;
@@ -96,7 +98,10 @@ async fn chat(client: &Client) -> anyhow::Result<()> {
             },
             event = events.recv() => {
                 let update = match event {
-                    Ok(event) => Update::Event(event),
+                    Ok(event) => {
+                        files::save_in_background(client, &event, &updates);
+                        Update::Event(event)
+                    }
                     // Too slow to keep up: the store has everything, merge it in again.
                     Err(RecvError::Lagged(_)) => Update::Loaded(load(client).await?),
                     Err(RecvError::Closed) => break Ok(()),

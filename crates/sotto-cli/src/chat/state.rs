@@ -305,4 +305,6 @@ pub enum Update {
     Link(Link),
     /// Something went wrong in the background: tell the user.
     Problem(String),
+    /// Something worth knowing happened in the background (a file was saved).
+    Notice(String),
 }

@@ -1,13 +1,14 @@
 //! `sotto send`, `sotto contacts` and `sotto history`.
 
 use std::io::Read as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Args;
 use serde_json::json;
+use sotto_client::OutgoingMessage;
 
-use super::{output, profile, say};
+use super::{attachments, output, profile, say};
 use crate::exit::UsageError;
 
 /// `sotto send`.
@@ -15,12 +16,17 @@ use crate::exit::UsageError;
 pub struct SendArgs {
     /// The recipient's username.
     username: String,
-    /// The text; read from stdin when absent (a trailing newline is dropped).
+    /// The text; read from stdin when absent and no file is attached (a trailing newline is
+    /// dropped).
     text: Option<String>,
     /// Quote and answer this message of the conversation (ids are in `sotto history --json`).
     #[arg(long, value_name = "MESSAGE_ID")]
     reply_to: Option<String>,
-    /// Print `{"id": …}` instead of the bare message id.
+    /// Attach a file (repeat for several). Each is encrypted while it is read and uploaded
+    /// with a progress bar; an interrupted upload resumes when the same command runs again.
+    #[arg(long = "attach", value_name = "FILE")]
+    attach: Vec<PathBuf>,
+    /// Print `{"id": …}` instead of the bare message id (and no progress bar).
     #[arg(long)]
     json: bool,
 }
@@ -29,23 +35,36 @@ pub struct SendArgs {
 pub async fn send(dir: &Path, args: SendArgs) -> anyhow::Result<()> {
     let text = match args.text {
         Some(text) => text,
-        None => read_stdin()?,
+        None if args.attach.is_empty() => read_stdin()?,
+        None => String::new(),
     };
-    if text.is_empty() {
-        return Err(UsageError("nothing to send: give TEXT or pipe it on stdin".into()).into());
+    if text.is_empty() && args.attach.is_empty() {
+        return Err(UsageError(
+            "nothing to send: give TEXT, pipe it on stdin, or --attach FILE".into(),
+        )
+        .into());
     }
-    let client = profile::open_client(dir).await?;
+    let mut client = profile::open_client(dir).await?;
+    attachments::apply_limit(&mut client)?;
     // Messages left in the outbox by an earlier failure go first, with their original ids.
     if let Err(error) = client.flush_outbox().await {
         tracing::warn!(%error, "earlier unsent messages are still queued");
     }
-    let mut message = sotto_client::OutgoingMessage::text(text);
-    if let Some(id) = args.reply_to {
-        message = message.reply_to(id);
-    }
-    let sent = client.send_message(&args.username, message).await;
+    let sent = match attachments::upload_all(&client, &args.attach, args.json).await {
+        Ok(files) => {
+            let mut message = OutgoingMessage::text(text).with_attachments(files);
+            if let Some(id) = args.reply_to {
+                message = message.reply_to(id);
+            }
+            client
+                .send_message(&args.username, message)
+                .await
+                .map_err(Into::into)
+        }
+        Err(error) => Err(error),
+    };
     client.close().await;
-    let id = sent.with_context(|| format!("sending to {} failed", args.username))?;
+    let id: String = sent.with_context(|| format!("sending to {} failed", args.username))?;
     if args.json {
         say(json!({"id": id, "to": args.username}))
     } else {

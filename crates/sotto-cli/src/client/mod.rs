@@ -1,6 +1,7 @@
 //! The chat commands: everything that uses a profile through the SDK.
 
 pub mod account;
+pub mod attachments;
 pub mod features;
 pub mod messages;
 pub mod output;

@@ -3,6 +3,8 @@
 use serde_json::{Value, json};
 use sotto_client::{Contact, DeliveryState, Direction, Event, MessageDetails, StoredMessage};
 
+use super::attachments;
+
 /// A time in ms since the epoch as RFC 3339 (UTC).
 pub fn rfc3339(ms: i64) -> String {
     let nanos = i128::from(ms) * 1_000_000;
@@ -111,6 +113,7 @@ pub fn event_json(event: &Event, me: &str) -> Option<Value> {
             };
             let mut line = json!({"type": "message", "id": message_id, "from": from, "to": to,
                    "device": device_id, "text": text, "sent_at": rfc3339(*sent_at)});
+            with_files(&mut line, &details.attachments);
             if let Some(object) = line.as_object_mut() {
                 details_json(object, details, *expires_at, ("", peer, me));
             }
@@ -174,12 +177,15 @@ pub fn event_text(event: &Event, me: &str) -> Option<String> {
             ..
         } => {
             let text = details_text(details, text);
+            let files = attachments::list_text(&details.attachments);
             match direction {
                 Direction::Incoming => format!(
-                    "[{}] {peer} (device {device_id}): {text}",
+                    "[{}] {peer} (device {device_id}): {text}{files}",
                     rfc3339(*sent_at)
                 ),
-                Direction::Outgoing => format!("[{}] {me} -> {peer}: {text}", rfc3339(*sent_at)),
+                Direction::Outgoing => {
+                    format!("[{}] {me} -> {peer}: {text}{files}", rfc3339(*sent_at))
+                }
             }
         }
         Event::Reaction {
@@ -266,7 +272,15 @@ pub fn history_json(message: &StoredMessage, peer: &str, me: &str) -> Value {
         let names = (message.peer_account.as_str(), peer, me);
         details_json(object, &message.details, message.expires_at, names);
     }
+    with_files(&mut line, &message.details.attachments);
     line
+}
+
+/// Adds `"attachments": [...]` to a message's JSON when it has files.
+fn with_files(line: &mut Value, files: &[sotto_client::StoredAttachment]) {
+    if !files.is_empty() {
+        line["attachments"] = attachments::list_json(files);
+    }
 }
 
 /// The text line of a stored message.
@@ -281,9 +295,10 @@ pub fn history_text(message: &StoredMessage, peer: &str, me: &str) -> String {
         ""
     };
     format!(
-        "[{}] {from}: {}{pending}",
+        "[{}] {from}: {}{pending}{}",
         rfc3339(message.sent_at),
-        details_text(&message.details, &message.text)
+        details_text(&message.details, &message.text),
+        attachments::list_text(&message.details.attachments)
     )
 }
 

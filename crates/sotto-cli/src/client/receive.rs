@@ -3,7 +3,7 @@
 //! Events come from the SDK's stream while `Client::receive` runs; the SDK stores each message
 //! before acking it, so stopping at any point (timeout, Ctrl-C) loses nothing.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
@@ -11,7 +11,7 @@ use sotto_client::{Client, ClientError, Event, ReceiveMode, RelayError};
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::time::Instant;
 
-use super::{output, profile, say};
+use super::{attachments, output, profile, say};
 
 /// The longest wait between reconnection attempts in `--follow` mode.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -28,16 +28,29 @@ pub struct ReceiveArgs {
     /// Stop after this many seconds, even if more may come.
     #[arg(long, value_name = "SECONDS")]
     timeout: Option<u64>,
+    /// Save received files here instead of `<profile>/attachments/`.
+    #[arg(long, value_name = "DIR")]
+    save_dir: Option<PathBuf>,
+    /// Do not download files; `sotto attachments get` fetches them later.
+    #[arg(long)]
+    no_download: bool,
 }
 
 /// Prints events as text or JSON lines.
 struct Printer {
     json: bool,
     me: String,
+    /// Saves the files of messages, then prints them.
+    downloads: Option<attachments::Downloader>,
 }
 
 impl Printer {
     fn print(&self, event: &Event) -> anyhow::Result<()> {
+        if let Some(downloads) = &self.downloads
+            && downloads.take(event)
+        {
+            return Ok(());
+        }
         if self.json {
             if let Some(line) = output::event_json(event, &self.me) {
                 say(line)?;
@@ -74,10 +87,14 @@ impl Printer {
 
 /// Runs `sotto receive`.
 pub async fn run(dir: &Path, args: ReceiveArgs) -> anyhow::Result<()> {
-    let client = profile::open_client(dir).await?;
-    let printer = Printer {
+    let mut client = profile::open_client(dir).await?;
+    attachments::apply_limit(&mut client)?;
+    let save_dir = attachments::save_dir(dir, args.save_dir.as_deref());
+    let mut printer = Printer {
         json: args.json,
         me: client.account().username.clone(),
+        downloads: (!args.no_download)
+            .then(|| attachments::Downloader::start(client.clone(), save_dir, args.json)),
     };
     let mut events = client.subscribe();
     let deadline = args
@@ -85,8 +102,12 @@ pub async fn run(dir: &Path, args: ReceiveArgs) -> anyhow::Result<()> {
         .map(|s| Instant::now() + Duration::from_secs(s));
     let result = receive_loop(&client, &mut events, &printer, args.follow, deadline).await;
     let drained = printer.drain(&mut events);
+    let saved = match printer.downloads.take() {
+        Some(downloads) => downloads.finish().await,
+        None => Ok(()),
+    };
     client.close().await;
-    result.and(drained)
+    result.and(drained).and(saved)
 }
 
 /// Why one connection's receiving ended.

@@ -6,7 +6,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{mpsc, watch};
 
 use super::request::{self, Call};
-use crate::client::output;
+use crate::client::{attachments, output};
 
 /// What one connection holds.
 pub struct Session {
@@ -56,8 +56,10 @@ async fn call(client: &Client, call: Call, session: &mut Session) -> anyhow::Res
             username,
             text,
             reply_to,
+            attachments: paths,
         } => {
-            let mut message = OutgoingMessage::text(text);
+            let files = attachments::upload_all(client, &paths, true).await?;
+            let mut message = OutgoingMessage::text(text).with_attachments(files);
             if let Some(id) = reply_to {
                 message = message.reply_to(id);
             }
@@ -100,6 +102,14 @@ async fn call(client: &Client, call: Call, session: &mut Session) -> anyhow::Res
         Call::Read { username } => {
             let ids = client.mark_read(&username).await?;
             Ok(json!({"read": ids}))
+        }
+        Call::GetAttachments {
+            username,
+            id,
+            save_dir,
+        } => {
+            let dir = attachments::save_dir(client.profile_dir(), save_dir.as_deref());
+            attachments::save_all_json(client, &username, &id, &dir).await
         }
         Call::Conversations => {
             let contacts = client.contacts().await?;

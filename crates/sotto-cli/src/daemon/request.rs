@@ -2,13 +2,15 @@
 //! untrusted bytes. It depends on serde alone, so the fuzz target compiles this file as is
 //! (`fuzz/fuzz_targets/daemon_request.rs`).
 
+use std::path::PathBuf;
+
 use serde::Deserialize;
 use serde_json::Value;
 
 /// A method call with its parameters checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Call {
-    /// `send`: a text to a user.
+    /// `send`: a text and files to a user.
     Send {
         /// The recipient.
         username: String,
@@ -16,6 +18,8 @@ pub enum Call {
         text: String,
         /// The message it answers.
         reply_to: Option<String>,
+        /// Files to upload and attach (paths on the daemon's machine).
+        attachments: Vec<PathBuf>,
     },
     /// `react`: an emoji on a message (`null` takes ours back).
     React {
@@ -60,6 +64,15 @@ pub enum Call {
     Read {
         /// The contact.
         username: String,
+    },
+    /// `get_attachments`: save the files of a message.
+    GetAttachments {
+        /// The contact.
+        username: String,
+        /// The message id.
+        id: String,
+        /// Where to save them (default `<profile>/attachments/`).
+        save_dir: Option<PathBuf>,
     },
     /// `conversations`: the contacts.
     Conversations,
@@ -166,9 +179,12 @@ struct UserParams {
 #[derive(Deserialize)]
 struct SendParams {
     username: String,
+    #[serde(default)]
     text: String,
     #[serde(default)]
     reply_to: Option<String>,
+    #[serde(default)]
+    attachments: Vec<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -206,6 +222,14 @@ struct TypingParams {
 
 fn yes() -> bool {
     true
+}
+
+#[derive(Deserialize)]
+struct GetAttachmentsParams {
+    username: String,
+    id: String,
+    #[serde(default)]
+    save_dir: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -256,11 +280,13 @@ fn call(method: &str, params: Value) -> Result<Call, Option<String>> {
                 username,
                 text,
                 reply_to,
+                attachments,
             } = parse(params)?;
             Call::Send {
                 username,
                 text,
                 reply_to,
+                attachments,
             }
         }
         "react" => {
@@ -309,6 +335,18 @@ fn call(method: &str, params: Value) -> Result<Call, Option<String>> {
             let UserParams { username } = parse(params)?;
             Call::Read { username }
         }
+        "get_attachments" => {
+            let GetAttachmentsParams {
+                username,
+                id,
+                save_dir,
+            } = parse(params)?;
+            Call::GetAttachments {
+                username,
+                id,
+                save_dir,
+            }
+        }
         "conversations" => Call::Conversations,
         "history" => {
             let UserParams { username } = parse(params)?;
@@ -333,7 +371,7 @@ fn call(method: &str, params: Value) -> Result<Call, Option<String>> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::panic)]
     use super::*;
 
     #[test]
@@ -344,12 +382,14 @@ mod tests {
         assert_eq!(request.id, Some(Value::from(7)));
         let (username, text) = ("bob".to_owned(), "hi".to_owned());
         let reply_to = None;
+        let attachments = Vec::new();
         assert_eq!(
             request.call,
             Call::Send {
                 username,
                 text,
-                reply_to
+                reply_to,
+                attachments
             }
         );
         let line = r#"{"jsonrpc":"2.0","method":"react","params":{"username":"bob","message_id":"m1","emoji":null},"id":8}"#;
@@ -368,6 +408,17 @@ mod tests {
                 username: "bob".into(),
                 started: true
             }
+        );
+        let line = r#"{"jsonrpc":"2.0","method":"send","params":{"username":"bob","attachments":["/tmp/a b.png"]},"id":8}"#;
+        let Call::Send {
+            text, attachments, ..
+        } = decode(line).unwrap().call
+        else {
+            panic!("not a send");
+        };
+        assert_eq!(
+            (text.as_str(), attachments),
+            ("", vec![PathBuf::from("/tmp/a b.png")])
         );
         let line = r#"{"jsonrpc":"2.0","method":"subscribe"}"#;
         assert_eq!(decode(line).unwrap().id, None);

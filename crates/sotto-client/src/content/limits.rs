@@ -99,6 +99,11 @@ fn reference(target: &MessageRef) -> Result<(), &'static str> {
     message_id(&target.author)
 }
 
+/// Whether a relay blob id is safe to put in a URL path and a file name.
+pub(crate) fn safe_attachment_id(id: &str) -> bool {
+    message_id(id).is_ok()
+}
+
 fn attachment(pointer: &AttachmentPointer) -> Result<(), &'static str> {
     message_id(&pointer.id)?;
     bounded(pointer.key.0.len() == 32, "attachment key length")?;
@@ -114,7 +119,7 @@ fn attachment(pointer: &AttachmentPointer) -> Result<(), &'static str> {
 }
 
 /// A name that can only ever be one file in the directory it is saved to.
-fn safe_file_name(name: &str) -> bool {
+pub(crate) fn safe_file_name(name: &str) -> bool {
     let forbidden = |c: char| c.is_control() || matches!(c, '/' | '\\' | ':');
     !name.is_empty()
         && name.len() <= MAX_NAME_BYTES

@@ -16,6 +16,7 @@ pub use limits::{
     DELETE_WINDOW_MS, EDIT_WINDOW_MS, MAX_ATTACHMENTS, MAX_EMOJI_BYTES, MAX_EXPIRE_TIMER_S,
     MAX_QUOTE_BYTES, MAX_RECEIPT_IDS, quote_excerpt,
 };
+pub(crate) use limits::{safe_attachment_id, safe_file_name};
 
 use crate::error::ClientError;
 

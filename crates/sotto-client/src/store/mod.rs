@@ -15,8 +15,9 @@ mod pre_keys;
 pub mod seal;
 mod sessions;
 pub mod unlock;
+mod uploads;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ pub use history::{Direction, StoredMessage};
 pub(crate) use outbox::OutboxEntry;
 use seal::DataKey;
 use unlock::Unlock;
+pub(crate) use uploads::PendingUpload;
 
 use crate::error::StoreError;
 
@@ -47,6 +49,8 @@ pub const LOCK_FILE: &str = "profile.lock";
 pub struct Store {
     pool: SqlitePool,
     key: DataKey,
+    /// The profile directory (attachment downloads in progress live under it).
+    dir: Arc<PathBuf>,
     /// Held while any clone of the store lives: two processes working on the same sessions
     /// could each advance a ratchet from the same state.
     _lock: Arc<std::fs::File>,
@@ -88,8 +92,14 @@ impl Store {
         Ok(Self {
             pool,
             key,
+            dir: Arc::new(dir.to_owned()),
             _lock: Arc::new(lock),
         })
+    }
+
+    /// The profile directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Starts a transaction.
