@@ -58,8 +58,10 @@ fn two_users_chat_both_ways() {
     let history = json_lines(&ok(&alice, &["history", "bob", "--json"]));
     assert_eq!(texts(&history), ["hello bob", "from stdin\nsecond line"]);
     assert_eq!(history[0]["from"], "alice");
-    assert_eq!(history[0]["state"], "sent");
+    // Bob's receive sent a delivery receipt, which Alice's receive applied.
+    assert_eq!(history[0]["state"], "delivered");
     assert_eq!(history[1]["from"], "bob");
+    assert_eq!(history[1]["state"], "unread");
     let contacts = json_lines(&ok(&alice, &["contacts", "--json"]));
     assert_eq!(contacts.len(), 1);
     assert_eq!(contacts[0]["username"], "bob");
