@@ -1,7 +1,8 @@
 //! `sotto chat` end to end: the real binary in a real terminal (a tmux pane on a private tmux
 //! server), chatting with a second profile that uses `send`/`receive`. The screen's state logic
 //! and drawing are unit-tested in `src/chat/`; this checks the wiring: loading, live
-//! receiving, sending, keys, and that quitting restores the terminal and exits 0.
+//! receiving, sending, keys, slash commands (a reaction, a file), and that quitting restores
+//! the terminal and exits 0.
 //!
 //! Needs `tmux`; where it is missing the test says so on stderr and does nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -118,6 +119,37 @@ fn chat_receives_live_sends_and_restores_the_terminal() {
 
     ok(&bob, &["send", "alice", "live now"]);
     tmux.wait_for("bob: live now");
+
+    // Slash commands: a reaction to Bob's newest message, and a file.
+    tmux.type_text("/react 👍");
+    tmux.keys(&["Enter"]);
+    let file = tmp.path().join("from-chat.txt");
+    std::fs::write(&file, "a file sent from the chat").unwrap();
+    tmux.type_text(&format!("/attach {}", file.display()));
+    tmux.keys(&["Enter"]);
+    let saved = tmp.path().join("saved");
+    let (mut reacted, mut attached) = (false, None);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(reacted && attached.is_some()) {
+        assert!(
+            Instant::now() < deadline,
+            "the reaction or the file never came"
+        );
+        let dir = saved.display().to_string();
+        let out = ok(
+            &bob,
+            &["receive", "--json", "--timeout", "30", "--save-dir", &dir],
+        );
+        for line in json_lines(&out) {
+            reacted |= line["type"] == "reaction" && line["emoji"] == "👍";
+            if let Some(path) = line["attachments"][0]["saved_as"].as_str() {
+                attached = Some(path.to_owned());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let received = std::fs::read_to_string(attached.unwrap()).unwrap();
+    assert_eq!(received, "a file sent from the chat");
 
     tmux.keys(&["C-n"]);
     tmux.type_text("no body");

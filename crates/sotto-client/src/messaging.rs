@@ -212,8 +212,8 @@ impl Client {
     /// receipt. Returns the ids marked.
     ///
     /// # Errors
-    /// A store or send failure (the messages stay marked; the receipt is retried from the
-    /// outbox).
+    /// A store or send failure. The messages stay marked read; a receipt that failed after
+    /// it was encrypted is retried from the outbox, one that failed before is not sent.
     pub async fn mark_read(&self, username: &str) -> Result<Vec<String>, ClientError> {
         let Some(peer) = self.peer_account(username).await? else {
             return Ok(Vec::new());

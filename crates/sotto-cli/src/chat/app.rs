@@ -246,8 +246,12 @@ impl App {
             theirs: conversation.last_id(Direction::Incoming),
             ours: conversation.last_id(Direction::Outgoing),
         };
-        let (text, reply_to) = match commands::parse(&self.compose, &targets) {
-            Ok(Command::Send { text, reply_to }) => (text, reply_to),
+        let (text, reply_to, attach) = match commands::parse(&self.compose, &targets) {
+            Ok(Command::Send {
+                text,
+                reply_to,
+                attach,
+            }) => (text, reply_to, attach),
             Ok(Command::Change(change)) => {
                 self.compose.clear();
                 return Some(Action::Change { to, change });
@@ -265,7 +269,11 @@ impl App {
             .as_deref()
             .and_then(|id| conversation.line_mut(id))
             .map(|l| l.text.clone());
-        let mut line = Line::plain(Direction::Outgoing, None, text.clone(), 0);
+        let shown = match &attach {
+            Some(path) => format!("📎 {}", path.display()),
+            None => text.clone(),
+        };
+        let mut line = Line::plain(Direction::Outgoing, None, shown, 0);
         line.token = token;
         line.delivery = Delivery::Sending;
         line.quote = quote;
@@ -277,6 +285,7 @@ impl App {
             to,
             text,
             reply_to,
+            attach,
         })
     }
 

@@ -1,5 +1,5 @@
 //! Slash commands typed in the compose line: `/reply TEXT`, `/react EMOJI`, `/unreact`,
-//! `/edit TEXT`, `/delete`, `/timer 1h|off`. Reactions and replies go to the contact's newest
+//! `/edit TEXT`, `/delete`, `/timer 1h|off`, `/attach PATH`. Reactions and replies go to the contact's newest
 //! message; edits and deletions to our own newest one.
 
 use sotto_client::Direction;
@@ -16,13 +16,16 @@ pub enum Command {
         text: String,
         /// The message answered.
         reply_to: Option<String>,
+        /// A file to attach.
+        attach: Option<std::path::PathBuf>,
     },
     /// A change to the conversation.
     Change(Change),
 }
 
 /// The commands, as the help bar lists them.
-pub const HELP: &str = "/reply TEXT  /react EMOJI  /unreact  /edit TEXT  /delete  /timer 1h|off";
+pub const HELP: &str =
+    "/reply TEXT  /react EMOJI  /unreact  /edit TEXT  /delete  /timer 1h|off  /attach PATH";
 
 /// The newest message ids of a conversation the commands address.
 pub struct Targets {
@@ -48,6 +51,7 @@ pub fn parse(line: &str, targets: &Targets) -> Result<Command, String> {
         return Ok(Command::Send {
             text: line.to_owned(),
             reply_to: None,
+            attach: None,
         });
     };
     let (name, rest) = command.split_once(' ').unwrap_or((command, ""));
@@ -57,7 +61,14 @@ pub fn parse(line: &str, targets: &Targets) -> Result<Command, String> {
         "reply" if !rest.is_empty() => Ok(Command::Send {
             text: rest.to_owned(),
             reply_to: Some(targets.get(Direction::Incoming)?),
+            attach: None,
         }),
+        "attach" if !rest.is_empty() => Ok(Command::Send {
+            text: String::new(),
+            reply_to: None,
+            attach: Some(expand_home(rest)),
+        }),
+        "attach" => Err(needs("the path of a file")),
         "reply" => Err(needs("a text")),
         "react" if !rest.is_empty() => Ok(Command::Change(Change::React {
             message_id: targets.get(Direction::Incoming)?,
@@ -80,6 +91,14 @@ pub fn parse(line: &str, targets: &Targets) -> Result<Command, String> {
             .map(|seconds| Command::Change(Change::Timer { seconds }))
             .map_err(|e| e.to_string()),
         _ => Err(format!("unknown command /{name}; try {HELP}")),
+    }
+}
+
+/// `~/x` as a path under the home directory (the shell is not there to expand it).
+fn expand_home(path: &str) -> std::path::PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => std::path::Path::new(&home).join(rest),
+        _ => std::path::PathBuf::from(path),
     }
 }
 
@@ -116,7 +135,8 @@ mod tests {
             parse("/reply yes", &t).unwrap(),
             Command::Send {
                 text: "yes".into(),
-                reply_to: Some("t1".into())
+                reply_to: Some("t1".into()),
+                attach: None
             }
         );
         assert_eq!(
@@ -127,7 +147,16 @@ mod tests {
             parse("plain", &t).unwrap(),
             Command::Send {
                 text: "plain".into(),
-                reply_to: None
+                reply_to: None,
+                attach: None
+            }
+        );
+        assert_eq!(
+            parse("/attach /tmp/a b.png", &t).unwrap(),
+            Command::Send {
+                text: String::new(),
+                reply_to: None,
+                attach: Some("/tmp/a b.png".into())
             }
         );
     }
@@ -144,6 +173,7 @@ mod tests {
                 .contains("no message of yours")
         );
         assert!(parse("/react", &targets()).unwrap_err().contains("emoji"));
+        assert!(parse("/attach", &targets()).unwrap_err().contains("path"));
         assert!(
             parse("/dance", &targets())
                 .unwrap_err()

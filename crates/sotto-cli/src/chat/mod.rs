@@ -139,8 +139,14 @@ fn link_state(state: Connection<'_>) -> Link {
     }
 }
 
-/// A message waiting for the courier: (token, recipient, text, message answered).
-type Outgoing = (u64, String, String, Option<String>);
+/// A message waiting for the courier.
+struct Outgoing {
+    token: u64,
+    to: String,
+    text: String,
+    reply_to: Option<String>,
+    attach: Option<std::path::PathBuf>,
+}
 
 fn perform(
     client: &Client,
@@ -156,8 +162,15 @@ fn perform(
             to,
             text,
             reply_to,
+            attach,
         } => {
-            let _ = sends.send((token, to, text, reply_to));
+            let _ = sends.send(Outgoing {
+                token,
+                to,
+                text,
+                reply_to,
+                attach,
+            });
         }
         Action::Change { to, change } => {
             tokio::spawn(async move {
@@ -198,21 +211,30 @@ async fn courier(
         let note = format!("earlier unsent messages are still queued: {error}");
         let _ = updates.send(Update::Problem(note));
     }
-    while let Some((token, to, text, reply_to)) = queue.recv().await {
-        let mut message = OutgoingMessage::text(text);
-        if let Some(id) = reply_to {
-            message = message.reply_to(id);
-        }
-        let result = client.send_message(&to, message).await;
-        let result = match result {
+    while let Some(outgoing) = queue.recv().await {
+        let token = outgoing.token;
+        let result = match send_one(&client, outgoing).await {
             Ok(id) => Ok((id, now_ms())),
             Err(error) => Err(SendFailure {
-                untrusted_identity: matches!(error, ClientError::UntrustedIdentity { .. }),
-                message: error.to_string(),
+                untrusted_identity: error
+                    .downcast_ref::<ClientError>()
+                    .is_some_and(|e| matches!(e, ClientError::UntrustedIdentity { .. })),
+                message: format!("{error:#}"),
             }),
         };
         let _ = updates.send(Update::Sent { token, result });
     }
+}
+
+/// Uploads the file, if any (no progress bar: the screen is the terminal), then sends.
+async fn send_one(client: &Client, outgoing: Outgoing) -> anyhow::Result<String> {
+    let files: Vec<_> = outgoing.attach.into_iter().collect();
+    let pointers = crate::client::attachments::upload_all(client, &files, true).await?;
+    let mut message = OutgoingMessage::text(outgoing.text).with_attachments(pointers);
+    if let Some(id) = outgoing.reply_to {
+        message = message.reply_to(id);
+    }
+    Ok(client.send_message(&outgoing.to, message).await?)
 }
 
 /// Sends one message-feature change.

@@ -177,6 +177,8 @@ pub enum Action {
         text: String,
         /// The message it answers.
         reply_to: Option<String>,
+        /// A file to upload and attach first.
+        attach: Option<std::path::PathBuf>,
     },
     /// A change to the conversation with `to`: reaction, edit, delete, timer, receipt,
     /// typing. Failures come back as [`Update::Problem`].
