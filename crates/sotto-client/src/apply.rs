@@ -18,7 +18,9 @@ use crate::content::{
 };
 use crate::error::ClientError;
 use crate::events::{DeliveryState, Event};
-use crate::store::{Direction, MessageDetails, NewMessage, StoredAttachment, now_ms};
+use crate::store::{
+    Direction, MessageDetails, NewMessage, StoredAttachment, StoredMessage, now_ms,
+};
 
 /// A conversation as this device names it.
 pub(crate) struct Conversation<'a> {
@@ -208,20 +210,13 @@ impl Client {
         edit: &Edit,
         applied: &mut Applied,
     ) -> Result<(), ClientError> {
-        let direction = message.author.direction();
-        let peer = message.conversation.peer_account;
-        // Only the author's own messages: the lookup is by the author's direction.
         let Some(mut target) = self
-            .store
-            .message(tx, peer, direction, &edit.target_id)
+            .changeable_by_author(tx, message, &edit.target_id, crate::content::EDIT_WINDOW_MS)
             .await?
         else {
             return Ok(());
         };
-        let at = message.content.sent_at;
-        if target.details.deleted || !within(target.sent_at, at, crate::content::EDIT_WINDOW_MS) {
-            return Ok(());
-        }
+        let (direction, at) = (target.direction, message.content.sent_at);
         target.text.clone_from(&edit.text);
         target.details.edited_at = Some(at);
         self.store.update_message(tx, &target).await?;
@@ -241,16 +236,13 @@ impl Client {
         target_id: &str,
         applied: &mut Applied,
     ) -> Result<(), ClientError> {
-        let direction = message.author.direction();
-        let peer = message.conversation.peer_account;
-        let Some(mut target) = self.store.message(tx, peer, direction, target_id).await? else {
+        let Some(mut target) = self
+            .changeable_by_author(tx, message, target_id, DELETE_WINDOW_MS)
+            .await?
+        else {
             return Ok(());
         };
-        if target.details.deleted
-            || !within(target.sent_at, message.content.sent_at, DELETE_WINDOW_MS)
-        {
-            return Ok(());
-        }
+        let direction = target.direction;
         target.text.clear();
         applied.removed_files.extend(
             target
@@ -269,6 +261,23 @@ impl Client {
             message_id: target_id.to_owned(),
         });
         Ok(())
+    }
+
+    /// The message `target_id` if the author of `message` wrote it (the lookup is by the
+    /// author's direction, so nobody reaches another's message), it is not deleted, and
+    /// `message` came within `window` of it.
+    async fn changeable_by_author(
+        &self,
+        tx: &mut SqliteConnection,
+        message: &Incoming<'_>,
+        target_id: &str,
+        window: i64,
+    ) -> Result<Option<StoredMessage>, ClientError> {
+        let peer = message.conversation.peer_account;
+        let direction = message.author.direction();
+        let target = self.store.message(tx, peer, direction, target_id).await?;
+        Ok(target
+            .filter(|t| !t.details.deleted && within(t.sent_at, message.content.sent_at, window)))
     }
 
     async fn apply_timer(

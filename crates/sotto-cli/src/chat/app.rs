@@ -74,7 +74,7 @@ impl App {
         self.conversations.iter().find(|c| c.username == name)
     }
 
-    fn conversation_mut(&mut self, username: &str) -> Option<&mut Conversation> {
+    pub(super) fn conversation_mut(&mut self, username: &str) -> Option<&mut Conversation> {
         self.conversations
             .iter_mut()
             .find(|c| c.username == username)

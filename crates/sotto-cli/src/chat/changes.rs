@@ -45,17 +45,13 @@ impl App {
                 }
             }
             Event::Typing { peer, started } => {
-                if let Some(conversation) =
-                    self.conversations.iter_mut().find(|c| c.username == peer)
-                {
+                if let Some(conversation) = self.conversation_mut(&peer) {
                     conversation.typing = started;
                 }
             }
             Event::TimerChanged { peer, by, seconds } => self.timer_changed(&peer, &by, seconds),
             Event::Expired { peer, message_ids } => {
-                if let Some(conversation) =
-                    self.conversations.iter_mut().find(|c| c.username == peer)
-                {
+                if let Some(conversation) = self.conversation_mut(&peer) {
                     conversation
                         .lines
                         .retain(|l| l.id.as_ref().is_none_or(|id| !message_ids.contains(id)));
@@ -66,14 +62,11 @@ impl App {
     }
 
     fn line(&mut self, peer: &str, id: &str) -> Option<&mut super::state::Line> {
-        self.conversations
-            .iter_mut()
-            .find(|c| c.username == peer)?
-            .line_mut(id)
+        self.conversation_mut(peer)?.line_mut(id)
     }
 
     fn timer_changed(&mut self, peer: &str, by: &str, seconds: Option<u32>) {
-        if let Some(conversation) = self.conversations.iter_mut().find(|c| c.username == peer) {
+        if let Some(conversation) = self.conversation_mut(peer) {
             conversation.timer = seconds;
         }
         let text = match seconds {

@@ -96,7 +96,9 @@ type Row = (String, i64, String, i64, Vec<u8>, Option<i64>);
 
 impl Store {
     fn seal_message(&self, message: &StoredMessage) -> Result<Vec<u8>, StoreError> {
+        // The details hold attachment keys: wiped once sealed.
         let details = serde_json::to_vec(&message.details)
+            .map(zeroize::Zeroizing::new)
             .map_err(|_| StoreError::Corrupt("message details do not encode"))?;
         let plain = FieldWriter::default()
             .bytes(message.text.as_bytes())
