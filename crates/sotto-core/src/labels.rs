@@ -27,3 +27,17 @@ pub const SENDER_KEY_SIGNATURE: &[u8] = b"Sotto_v1_SenderKeySignature";
 pub const GROUP_STATE: &[u8] = b"Sotto_v1_GroupState";
 /// Prefix of the per-party safety-number hash (format version 1).
 pub const SAFETY_NUMBER_VERSION: [u8; 2] = [0x00, 0x01];
+/// Context of the trust root's signature over a server certificate.
+pub const SERVER_CERTIFICATE: &[u8] = b"Sotto_v1_ServerCertificate";
+/// Context of a server key's signature over a sender certificate.
+pub const SENDER_CERTIFICATE: &[u8] = b"Sotto_v1_SenderCertificate";
+/// HKDF info prefix of a sealed envelope's outer layer (ephemeral and recipient keys follow).
+pub const SEALED_OUTER: &[u8] = b"Sotto_v1_SealedSender_Outer";
+/// HKDF info prefix of a sealed envelope's inner layer.
+pub const SEALED_INNER: &[u8] = b"Sotto_v1_SealedSender_Inner";
+/// HKDF info of the keys a multi-recipient message key derives.
+pub const SEALED_MULTI: &[u8] = b"Sotto_v1_SealedSender_Multi";
+/// HKDF info prefix of a recipient's pad of a multi-recipient message key.
+pub const SEALED_MULTI_KEY: &[u8] = b"Sotto_v1_SealedSender_MultiKey";
+/// HKDF info prefix of the sender's tag in a multi-recipient header.
+pub const SEALED_MULTI_AUTH: &[u8] = b"Sotto_v1_SealedSender_MultiAuth";

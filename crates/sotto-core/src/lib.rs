@@ -12,6 +12,8 @@
 //! Groups ([`group`]) build on the pairwise sessions: a sender's [`group::OwnSenderKey`]
 //! encrypts one ciphertext for every member, its distribution travels inside the sessions, and
 //! membership comes from admin-signed [`group::VerifiedGroupState`], never from the server.
+//! Sealed sender ([`sealed`]) wraps any of these messages so that the relay does not learn who
+//! sent it.
 //!
 //! The caller owns everything with a side effect: storage, the network, the clock and the
 //! random number generator (every function that needs randomness takes a [`CryptoRng`]).
@@ -36,6 +38,7 @@ pub mod pqxdh;
 pub mod prekey;
 pub mod ratchet;
 pub mod safety_number;
+pub mod sealed;
 pub mod session_record;
 mod storage;
 

@@ -12,6 +12,9 @@ mod harness;
 #[path = "../../../fuzz/group_harness.rs"]
 mod group_harness;
 
+#[path = "../../../fuzz/sealed_harness.rs"]
+mod sealed_harness;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -150,6 +153,46 @@ fn group_seeds_are_accepted() {
     }
 }
 
+#[test]
+fn sealed_envelope() {
+    replay("sealed_envelope", sealed_harness::sealed_envelope);
+}
+
+#[test]
+fn sender_certificate() {
+    replay("sender_certificate", sealed_harness::sender_certificate);
+}
+
+/// The sealed seeds pass their targets, every sealed target has some, and they reach past the
+/// decoders: each envelope opens, each certificate decodes.
+#[test]
+fn sealed_seeds_pass_and_open() {
+    let seeds = sealed_harness::sealed_seeds();
+    for target in sealed_harness::SEALED_TARGETS {
+        assert!(
+            seeds.iter().any(|(t, _)| t == target),
+            "no seed for {target}"
+        );
+    }
+    let f = sealed_harness::sealed_fixture();
+    for (target, data) in &seeds {
+        sealed_harness::sealed_check(target).unwrap()(data);
+        match *target {
+            "sealed_envelope" => assert!(
+                sotto_core::sealed::unseal(&f.bob, &f.bob_address, &f.validator(), data).is_ok()
+                    || sotto_core::sealed::unseal_multi(
+                        &f.bob,
+                        &f.bob_address,
+                        &f.validator(),
+                        data
+                    )
+                    .is_ok()
+            ),
+            _ => assert!(sotto_core::sealed::SenderCertificate::from_wire(data).is_ok()),
+        }
+    }
+}
+
 /// Writes the seeds as `fuzz/corpus/<target>/seed-<n>` (only with `SOTTO_WRITE_FUZZ_SEEDS=1`).
 #[test]
 #[ignore = "writes into fuzz/corpus; run by hand after a protocol change"]
@@ -161,6 +204,7 @@ fn write_seeds() {
     for (target, data) in harness::seeds()
         .into_iter()
         .chain(group_harness::group_seeds())
+        .chain(sealed_harness::sealed_seeds())
     {
         let dir = corpus_dir(target);
         fs::create_dir_all(&dir).unwrap();

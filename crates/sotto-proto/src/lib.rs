@@ -14,5 +14,6 @@ pub mod fingerprint;
 pub mod frames;
 pub mod group;
 pub mod protocol;
+pub mod sealed;
 
 pub use prost::Message;
