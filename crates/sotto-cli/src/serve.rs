@@ -9,10 +9,12 @@ use clap::{Args, ValueEnum};
 use serde::Deserialize;
 use sotto_server::config::{Limits, Policy, RateLimitConfig, RegistrationMode};
 use sotto_server::relay::Listener;
+use sotto_server::sealed_sender::{self, SenderCertificates};
 use sotto_server::tls::{TlsListener, acceptor};
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Default listen address: loopback only, so a fresh install is not exposed by accident.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7443";
@@ -47,6 +49,11 @@ pub struct ServeArgs {
     /// --database, since every node must share the mailboxes.
     #[arg(long, env = "SOTTO_REDIS_URL", requires = "database")]
     redis: Option<String>,
+    /// Directory of the sealed-sender keys (trust root, signing key, revoked ids), created on
+    /// first start [default: DATA_DIR/sealed-sender]. Every node of a cluster needs a copy of
+    /// the same directory.
+    #[arg(long, env = "SOTTO_SEALED_SENDER_KEYS")]
+    sealed_sender_keys: Option<PathBuf>,
     #[command(flatten)]
     attachments: attachments::AttachmentArgs,
 }
@@ -74,6 +81,7 @@ struct ConfigFile {
     /// A directory or `s3://bucket/prefix`.
     attachments: Option<String>,
     s3: Option<attachments::S3File>,
+    sealed_sender_keys: Option<PathBuf>,
 }
 
 fn read_config(path: &Path) -> Result<ConfigFile> {
@@ -96,6 +104,7 @@ struct Settings {
     tls: Option<(PathBuf, PathBuf)>,
     policy: Policy,
     blobs: attachments::BlobLocation,
+    sealed_sender_keys: PathBuf,
 }
 
 fn settings(args: ServeArgs) -> Result<Settings> {
@@ -139,12 +148,17 @@ fn settings(args: ServeArgs) -> Result<Settings> {
     };
     let blobs =
         attachments::BlobLocation::merge(args.attachments, file.attachments, file.s3, &data_dir)?;
+    let sealed_sender_keys = args
+        .sealed_sender_keys
+        .or(file.sealed_sender_keys)
+        .unwrap_or_else(|| data_dir.join("sealed-sender"));
     Ok(Settings {
         listen,
         data_dir,
         tls,
         policy,
         blobs,
+        sealed_sender_keys,
     })
 }
 
@@ -163,6 +177,16 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let settings = settings(args)?;
     let store = cluster::open_store(database.as_deref(), &settings.data_dir).await?;
     let blobs = settings.blobs.open().await?;
+    let certificates = SenderCertificates::load_or_create(
+        &settings.sealed_sender_keys,
+        sealed_sender::DEFAULT_VALIDITY_MS,
+    )
+    .with_context(|| {
+        format!(
+            "cannot load or create the sealed-sender keys in {}",
+            settings.sealed_sender_keys.display()
+        )
+    })?;
     let listener = bind(&settings).await?;
     let addr = listener.local_addr()?;
     let scheme = if settings.tls.is_some() {
@@ -180,7 +204,9 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let mut stdout = std::io::stdout();
     writeln!(stdout, "listening on {scheme}://{addr}")?;
     stdout.flush()?;
-    let relay = cluster::relay(&store, redis.as_deref(), settings.policy)?.with_attachments(blobs);
+    let relay = cluster::relay(&store, redis.as_deref(), settings.policy)?
+        .with_attachments(blobs)
+        .with_sender_certificates(Arc::new(certificates));
     relay.serve(listener, shutdown_signal()).await?;
     store.close().await;
     tracing::info!("relay stopped");

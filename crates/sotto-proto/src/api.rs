@@ -321,3 +321,25 @@ mod tests {
         assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"nack","id":5}"#).is_err());
     }
 }
+
+/// Answer to `GET /v1/certificate`: a sender certificate for the calling device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SenderCertificateResponse {
+    /// The encoded `SenderCertificate` (`docs/protocol.md` §16.1).
+    pub certificate: Base64Bytes,
+    /// When it expires (Unix ms): fetch a new one before.
+    pub expires_ms: u64,
+    /// Id of the server key that signed it.
+    pub key_id: u32,
+}
+
+/// Answer to `GET /v1/certificate/trust-root`: what clients pin and check certificates with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustRootResponse {
+    /// The trust root's Ed25519 public key (32 bytes).
+    pub trust_root: Base64Bytes,
+    /// Id of the server key that signs new certificates.
+    pub key_id: u32,
+    /// Server keys whose certificates must be refused.
+    pub revoked_key_ids: Vec<u32>,
+}

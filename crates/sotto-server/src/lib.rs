@@ -16,5 +16,6 @@ pub mod domain;
 pub mod metrics;
 pub mod ratelimit;
 pub mod relay;
+pub mod sealed_sender;
 pub mod store;
 pub mod tls;

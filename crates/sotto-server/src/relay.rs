@@ -58,6 +58,7 @@ impl Relay {
             policy: Arc::new(policy),
             metrics: Arc::new(Metrics::default()),
             attachments: None,
+            certificates: None,
             shutdown: shutdown_rx,
         };
         Self { state, shutdown }
@@ -67,6 +68,15 @@ impl Relay {
     pub fn with_attachments(mut self, blobs: Arc<dyn BlobStorage>) -> Self {
         let index: Arc<dyn AttachmentIndex> = self.state.store.clone();
         self.state.attachments = Some(Arc::new(Attachments::new(index, blobs)));
+        self
+    }
+
+    /// Issues sender certificates for sealed sender.
+    pub fn with_sender_certificates(
+        mut self,
+        certificates: Arc<crate::sealed_sender::SenderCertificates>,
+    ) -> Self {
+        self.state.certificates = Some(certificates);
         self
     }
 

@@ -107,6 +107,9 @@ pub enum ApiError {
     /// A `Range` this endpoint does not serve (the answer carries the blob size).
     #[error("only Range: bytes=N- with N below the size ({0}) is supported")]
     RangeNotSatisfiable(u64),
+    /// This relay issues no sender certificates.
+    #[error("this relay does not issue sender certificates")]
+    SealedSenderUnavailable,
     /// Our fault; the detail is logged, not shown.
     #[error("internal error")]
     Internal(String),
@@ -150,6 +153,7 @@ impl ApiError {
             UploadInProgress => (StatusCode::CONFLICT, "upload_in_progress"),
             UploadInterrupted => (StatusCode::BAD_REQUEST, "upload_interrupted"),
             RangeNotSatisfiable(_) => (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable"),
+            SealedSenderUnavailable => (StatusCode::NOT_FOUND, "sealed_sender_unavailable"),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

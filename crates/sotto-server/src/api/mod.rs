@@ -6,6 +6,7 @@
 mod accounts;
 pub mod attachments;
 pub mod auth;
+mod certificates;
 pub mod directory;
 pub mod error;
 mod json;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Attachment records and blobs; `None` on a relay without attachments.
     pub attachments: Option<Arc<attachments::Attachments>>,
+    /// Sender certificates for sealed sender; `None` on a relay that issues none.
+    pub certificates: Option<Arc<crate::sealed_sender::SenderCertificates>>,
     /// Becomes true when the server shuts down, so WebSockets close cleanly.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -91,6 +94,8 @@ pub fn router(state: AppState) -> Router {
             get(attachments::download).patch(attachments::append),
         )
         .route("/attachments/{id}/upload", get(attachments::status))
+        .route("/certificate", get(certificates::sender_certificate))
+        .route("/certificate/trust-root", get(certificates::trust_root))
         .route("/openapi.json", get(openapi));
     Router::new()
         .nest("/v1", v1)

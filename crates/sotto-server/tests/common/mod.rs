@@ -93,6 +93,17 @@ impl TestRelay {
         }
     }
 
+    /// The same relay issuing sender certificates from keys under `DATA_DIR/sealed-sender`.
+    pub fn with_sender_certificates(mut self) -> Self {
+        let keys = sotto_server::sealed_sender::SenderCertificates::load_or_create(
+            &self.dir.path().join("sealed-sender"),
+            sotto_server::sealed_sender::DEFAULT_VALIDITY_MS,
+        )
+        .unwrap();
+        self.relay = self.relay.with_sender_certificates(Arc::new(keys));
+        self
+    }
+
     pub fn router(&self) -> Router {
         self.relay.router().layer(MockConnectInfo(ClientAddr(
             "127.0.0.1:4000".parse().unwrap(),
