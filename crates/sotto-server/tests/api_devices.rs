@@ -1,5 +1,6 @@
 //! In-process tests of linking (provisioning channels, link tokens), the device list, device
 //! removal and the 410 answer for re-linked devices.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
