@@ -46,6 +46,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Register this profile on a relay, or show its account.
     Account(client::account::AccountArgs),
+    /// Link this profile as a new device of an account, approve one, list or remove devices.
+    Devices(client::devices::DevicesArgs),
     /// Send a text message and files (end-to-end encrypted to every device of the recipient).
     Send(client::messages::SendArgs),
     /// React to a message with an emoji (or take the reaction back).
@@ -151,6 +153,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Admin(args) => admin::run(args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Account(args) => client::account::run(&dir()?, args).await,
+        Command::Devices(args) => client::devices::run(&dir()?, args).await,
         Command::Send(args) => client::messages::send(&dir()?, args).await,
         Command::React(args) => client::features::react(&dir()?, args).await,
         Command::Edit(args) => client::features::edit(&dir()?, args).await,

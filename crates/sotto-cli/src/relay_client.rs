@@ -213,6 +213,7 @@ impl RelayClient {
                 .map(|(device_id, content)| OutgoingEnvelope {
                     device_id,
                     content: Base64Bytes(content),
+                    registration_id: None,
                 })
                 .collect(),
         };

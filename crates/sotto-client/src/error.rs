@@ -165,6 +165,23 @@ pub enum ClientError {
     /// A key (ours or the peer's) is unusable.
     #[error("key: {0}")]
     Key(#[from] KeyError),
+    /// A linking code that is not `sotto-link:<channel>:<key>`.
+    #[error(
+        "not a linking code: expected sotto-link:<channel>:<key> as shown by `sotto devices link`"
+    )]
+    InvalidLinkCode,
+    /// Nobody approved the new device before its provisioning channel expired.
+    #[error("the linking code expired before another device approved it; start again")]
+    LinkExpired,
+    /// The provisioning message does not open or parse.
+    #[error("provisioning message: {0}")]
+    Provisioning(#[from] sotto_core::provisioning::ProvisioningError),
+    /// Linking found an inconsistency between the relay and the provisioning message.
+    #[error("linking refused: {0}")]
+    Linking(&'static str),
+    /// A device cannot remove itself from its account.
+    #[error("this device cannot remove itself; remove it from another device of the account")]
+    CannotRemoveSelf,
     /// The relay's device list kept changing while sending.
     #[error("the device list of {0} kept changing; try again")]
     DeviceListUnstable(String),

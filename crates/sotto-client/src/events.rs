@@ -99,6 +99,19 @@ pub enum Event {
         /// Whether they were verified (if so, sending is refused until accepted).
         was_verified: bool,
     },
+    /// An account's devices changed since we last sent to it (or looked it up): a device was
+    /// linked, removed, or removed and its id given to a newly linked one. Messages go to the
+    /// new list; a re-linked device gets a new session.
+    DevicesChanged {
+        /// Whose devices (a contact, or our own username for our own account).
+        username: String,
+        /// New device ids.
+        added: Vec<u32>,
+        /// Device ids gone.
+        removed: Vec<u32>,
+        /// Device ids now held by another, newly linked device.
+        replaced: Vec<u32>,
+    },
     /// An outgoing message changed state.
     Delivery {
         /// The recipient.

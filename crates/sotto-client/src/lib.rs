@@ -20,14 +20,17 @@ pub mod attachments;
 mod bundles;
 mod client;
 pub mod content;
+mod devices;
 pub mod error;
 pub mod events;
+mod linking;
 mod messaging;
 mod pre_keys;
 mod profile;
 mod receive;
 mod relay;
 mod relay_attachments;
+mod relay_devices;
 mod send;
 pub mod store;
 mod transport;
@@ -38,12 +41,14 @@ pub use client::Client;
 pub use content::{MAX_TEXT_BYTES, canonical_username};
 pub use error::{ClientError, RelayError, StoreError};
 pub use events::{DeliveryState, Event};
+pub use linking::{LINK_CODE_PREFIX, LinkCode, PendingLink};
 pub use messaging::OutgoingMessage;
 pub use pre_keys::{
     ONE_TIME_BATCH, REPLENISH_BELOW, SIGNED_PRE_KEY_LIFETIME_MS, SIGNED_PRE_KEYS_KEPT,
 };
 pub use profile::{KEY_FILE, Profile, Server, default_profile_dir};
 pub use receive::{Processed, ReceiveMode, ReceiveSummary};
+pub use sotto_proto::api::OwnDevice;
 pub use store::unlock::Unlock;
 pub use store::{
     AccountRecord, Contact, Direction, MessageDetails, StoredAttachment, StoredMessage,

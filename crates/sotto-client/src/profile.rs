@@ -95,6 +95,14 @@ impl Profile {
         &self.dir
     }
 
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) fn into_store(self) -> Store {
+        self.store
+    }
+
     /// Registers a new account on the relay at `server` with this profile as its first device:
     /// makes the identity and prekeys, registers, and stores everything in one transaction.
     ///

@@ -29,6 +29,8 @@ pub(crate) enum SendOutcome {
     Stored,
     /// The device list was stale: add `missing`, drop `extra`.
     DeviceMismatch { missing: Vec<u32>, extra: Vec<u32> },
+    /// These devices have another registration id than our sessions were made with.
+    StaleDevices(Vec<u32>),
 }
 
 /// One relay, reached as one device.
@@ -67,18 +69,30 @@ impl Relay {
         self
     }
 
-    async fn request(
+    pub(crate) async fn request(
         &self,
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<(StatusCode, hyper::HeaderMap, Bytes), RelayError> {
+        let auth = self.authorization.as_ref().map(|a| a.as_str());
+        self.request_with(method, path, body, auth).await
+    }
+
+    /// A request with the given `Authorization` header value (if any).
+    pub(crate) async fn request_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        authorization: Option<&str>,
+    ) -> Result<(StatusCode, hyper::HeaderMap, Bytes), RelayError> {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
             .header("host", self.endpoint.authority());
-        if let Some(auth) = &self.authorization {
-            request = request.header("authorization", auth.as_str());
+        if let Some(auth) = authorization {
+            request = request.header("authorization", auth);
         }
         if body.is_some() {
             request = request.header("content-type", "application/json");
@@ -99,7 +113,7 @@ impl Relay {
     }
 
     /// A request whose success answer is JSON `T`; any other status becomes an error.
-    async fn call<T: DeserializeOwned>(
+    pub(crate) async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
@@ -112,7 +126,7 @@ impl Relay {
         serde_json::from_slice(&bytes).map_err(|e| RelayError::Malformed(e.to_string()))
     }
 
-    fn json(body: &impl serde::Serialize) -> Result<Option<Vec<u8>>, RelayError> {
+    pub(crate) fn json(body: &impl serde::Serialize) -> Result<Option<Vec<u8>>, RelayError> {
         serde_json::to_vec(body)
             .map(Some)
             .map_err(|e| RelayError::Malformed(e.to_string()))
@@ -191,6 +205,13 @@ impl Relay {
                 missing: body.missing_devices,
                 extra: body.extra_devices,
             });
+        }
+        if status == StatusCode::GONE
+            && let Ok(body) = serde_json::from_slice::<ErrorBody>(&bytes)
+            && body.code == "stale_devices"
+            && !body.stale_devices.is_empty()
+        {
+            return Ok(SendOutcome::StaleDevices(body.stale_devices));
         }
         Err(status_error(status, &headers, &bytes))
     }

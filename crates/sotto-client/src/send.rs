@@ -5,7 +5,9 @@
 //! resolve user ─► trust check ─► sessions (+ bundles) ─► encrypt ─► ONE transaction:
 //!   sessions, outbox entry, history row ─► PUT (same message id on every retry) ─► 200: delete
 //!   the outbox entry, mark sent │ 409: archive sessions of extra devices, start sessions with
-//!   missing ones, re-save, retry
+//!   missing ones, re-save, retry │ 410: the same for re-linked (stale) devices
+//! Every lookup's device list is compared with the one seen before (`devices.rs`): a change is
+//! an `Event::DevicesChanged`, and a re-linked device's session is archived.
 //! ```
 
 use std::collections::HashMap;
@@ -99,6 +101,8 @@ impl Client {
         let entries = {
             let _guard = self.sessions.lock().await;
             self.check_trust(&recipient).await?;
+            self.note_devices(&username, &info.account_id, &info.devices)
+                .await?;
             let mut entries = vec![self.encrypt_entry(&recipient, &devices, &content).await?];
             if content.body.syncs_to_own_devices()
                 && let Some(entry) = self.encrypt_sync_copy(&info.account_id, &content).await?
@@ -143,6 +147,8 @@ impl Client {
         let Some(info) = self.relay.account(&own.username).await? else {
             return Ok(None);
         };
+        self.note_devices(&own.username, &own.account_id, &info.devices)
+            .await?;
         let devices: Vec<u32> = info
             .devices
             .iter()
@@ -291,6 +297,9 @@ impl Client {
     /// PUTs an outbox entry until the relay stores it, fixing the device list on 409.
     async fn deliver(&self, mut entry: OutboxEntry) -> Result<(), ClientError> {
         for _ in 0..MAX_DEVICE_FIXES {
+            let registration_ids = self
+                .known_registration_ids(&entry.recipient_account)
+                .await?;
             let request = SendRequest {
                 ephemeral: entry.ephemeral,
                 envelopes: entry
@@ -299,6 +308,7 @@ impl Client {
                     .map(|(device_id, content)| OutgoingEnvelope {
                         device_id: *device_id,
                         content: Base64Bytes(content.clone()),
+                        registration_id: registration_ids.get(device_id).copied(),
                     })
                     .collect(),
             };
@@ -309,7 +319,14 @@ impl Client {
             {
                 SendOutcome::Stored => return self.delivered(&entry).await,
                 SendOutcome::DeviceMismatch { missing, extra } => {
+                    self.refresh_devices(&entry.recipient_account).await?;
                     entry = self.fix_devices(entry, &missing, &extra).await?;
+                }
+                SendOutcome::StaleDevices(stale) => {
+                    // Each stale device was re-linked: drop its envelope and its session, and
+                    // encrypt to the new device from a fresh bundle.
+                    self.refresh_devices(&entry.recipient_account).await?;
+                    entry = self.fix_devices(entry, &stale, &stale).await?;
                 }
             }
         }

@@ -25,6 +25,8 @@ pub const GROUP_MESSAGE_AD: &[u8] = b"Sotto_v1_GroupMessage";
 pub const SENDER_KEY_SIGNATURE: &[u8] = b"Sotto_v1_SenderKeySignature";
 /// Context of an admin's signature over a group state.
 pub const GROUP_STATE: &[u8] = b"Sotto_v1_GroupState";
+/// HKDF info prefix of a provisioning envelope's key (both public keys and the channel id follow).
+pub const PROVISIONING: &[u8] = b"Sotto_v1_Provisioning";
 /// Prefix of the per-party safety-number hash (format version 1).
 pub const SAFETY_NUMBER_VERSION: [u8; 2] = [0x00, 0x01];
 /// Context of the trust root's signature over a server certificate.

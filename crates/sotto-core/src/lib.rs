@@ -36,6 +36,7 @@ pub mod message;
 mod padding;
 pub mod pqxdh;
 pub mod prekey;
+pub mod provisioning;
 pub mod ratchet;
 pub mod safety_number;
 pub mod sealed;

@@ -14,6 +14,8 @@ mod group_harness;
 
 #[path = "../../../fuzz/sealed_harness.rs"]
 mod sealed_harness;
+#[path = "../../../fuzz/provisioning_harness.rs"]
+mod provisioning_harness;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -228,4 +230,28 @@ fn api_json_seeds_decode() {
     assert!(serde_json::from_slice::<api::ErrorBody>(&seeds[2]).is_ok());
     assert!(serde_json::from_slice::<api::ServerFrame>(&seeds[3]).is_ok());
     assert!(serde_json::from_slice::<api::ServerFrame>(&seeds[4]).is_ok());
+}
+
+#[test]
+fn provisioning() {
+    replay("provisioning", provisioning_harness::provisioning);
+}
+
+/// The provisioning seeds pass, and the envelope seed really opens (so the corpus reaches the
+/// message decoder through the AEAD).
+#[test]
+fn provisioning_seeds_pass_and_open() {
+    let seeds = provisioning_harness::provisioning_seeds();
+    for seed in &seeds {
+        provisioning_harness::provisioning(seed);
+    }
+    let keys = provisioning_harness::keys();
+    assert!(keys.open(provisioning_harness::CHANNEL, &seeds[1]).is_ok());
+    if std::env::var_os("SOTTO_WRITE_FUZZ_SEEDS").is_some() {
+        let dir = corpus_dir("provisioning");
+        fs::create_dir_all(&dir).unwrap();
+        for (i, seed) in seeds.iter().enumerate() {
+            fs::write(dir.join(format!("seed-{i}")), seed).unwrap();
+        }
+    }
 }

@@ -212,6 +212,11 @@ pub struct OutgoingEnvelope {
     pub device_id: u32,
     /// Opaque ciphertext (at most 96 KiB by default).
     pub content: Base64Bytes,
+    /// The registration id of the device the sender's session was made with. When given and
+    /// the device now has another one (it was removed and its id reused), the send fails with
+    /// `410 stale_devices` so the sender starts a new session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_id: Option<u32>,
 }
 
 /// `PUT /v1/messages/{account_id}/{message_id}`: one ciphertext per device of the recipient.
@@ -246,6 +251,80 @@ pub struct ErrorBody {
     /// Devices the sender addressed that do not exist (only with code `device_mismatch`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_devices: Vec<u32>,
+    /// Devices whose registration id changed (only with code `stale_devices`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stale_devices: Vec<u32>,
+}
+
+/// `POST /v1/provisioning`: a new, short-lived channel for linking a device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvisioningChannel {
+    /// The channel's id (base64url), shown to the old device in the linking code.
+    pub channel_id: String,
+    /// 32 random bytes that alone read the channel (`Authorization: Bearer <base64>`).
+    pub secret: Base64Bytes,
+    /// Seconds until the channel expires.
+    pub expires_in_secs: u64,
+}
+
+/// The one ciphertext a provisioning channel carries: `PUT` body and `GET` answer of
+/// `/v1/provisioning/{channel_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisioningEnvelope {
+    /// End-to-end encrypted provisioning message (at most 64 KiB).
+    pub message: Base64Bytes,
+}
+
+/// `POST /v1/devices/link-token`: a one-time token that adds one device to the caller's account.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkToken {
+    /// The token; it travels to the new device inside the provisioning message.
+    pub token: String,
+    /// Seconds until it expires.
+    pub expires_in_secs: u64,
+}
+
+impl std::fmt::Debug for LinkToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LinkToken(<redacted>)")
+    }
+}
+
+/// `POST /v1/devices/link`: a new device joins an account with a link token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkDeviceRequest {
+    /// The token from the provisioning message.
+    pub link_token: String,
+    /// The new device's credentials and prekeys.
+    pub device: NewDevice,
+}
+
+impl std::fmt::Debug for LinkDeviceRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinkDeviceRequest")
+            .field("device", &self.device)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One of the caller's own devices, as `GET /v1/devices` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnDevice {
+    /// Device id.
+    pub device_id: u32,
+    /// Day it was added (UTC, `YYYY-MM-DD`).
+    pub created_day: String,
+    /// Last day it authenticated (UTC, `YYYY-MM-DD`).
+    pub last_seen_day: String,
+}
+
+/// `GET /v1/devices`: the caller's account's devices, by ascending id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceList {
+    /// Devices.
+    pub devices: Vec<OwnDevice>,
 }
 
 /// A frame the server sends on the delivery WebSocket (a JSON text frame).
@@ -325,7 +404,7 @@ mod tests {
 /// Answer to `GET /v1/certificate`: a sender certificate for the calling device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SenderCertificateResponse {
-    /// The encoded `SenderCertificate` (`docs/protocol.md` §16.1).
+    /// The encoded `SenderCertificate` (`docs/protocol.md` §17.1).
     pub certificate: Base64Bytes,
     /// When it expires (Unix ms): fetch a new one before.
     pub expires_ms: u64,

@@ -1,4 +1,4 @@
-//! Sender certificates for sealed sender (`docs/protocol.md` §16): the relay's trust root, its
+//! Sender certificates for sealed sender (`docs/protocol.md` §17): the relay's trust root, its
 //! current signing key, and the ids of revoked keys.
 //!
 //! ```text

@@ -12,6 +12,7 @@ fn concrete(path: &str) -> String {
         .replace("{device_id}", "1")
         .replace("{message_id}", "0123456789abcdef")
         .replace("{id}", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+        .replace("{channel_id}", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
 }
 
 #[tokio::test]

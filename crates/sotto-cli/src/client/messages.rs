@@ -46,6 +46,7 @@ pub async fn send(dir: &Path, args: SendArgs) -> anyhow::Result<()> {
     }
     let mut client = profile::open_client(dir).await?;
     attachments::apply_limit(&mut client)?;
+    let mut events = client.subscribe();
     // Messages left in the outbox by an earlier failure go first, with their original ids.
     if let Err(error) = client.flush_outbox().await {
         tracing::warn!(%error, "earlier unsent messages are still queued");
@@ -64,10 +65,18 @@ pub async fn send(dir: &Path, args: SendArgs) -> anyhow::Result<()> {
         Err(error) => Err(error),
     };
     client.close().await;
+    let notices = super::devices::device_notices(&mut events);
     let id: String = sent.with_context(|| format!("sending to {} failed", args.username))?;
     if args.json {
-        say(json!({"id": id, "to": args.username}))
+        let mut line = json!({"id": id, "to": args.username});
+        if !notices.is_empty() {
+            line["devices_changed"] = notices.iter().map(|(json, _)| json.clone()).collect();
+        }
+        say(line)
     } else {
+        for (_, text) in &notices {
+            eprintln!("{text}");
+        }
         say(id)
     }
 }

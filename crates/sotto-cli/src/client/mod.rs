@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod attachments;
+pub mod devices;
 pub mod features;
 pub mod messages;
 pub mod output;

@@ -160,6 +160,13 @@ pub fn event_json(event: &Event, me: &str) -> Option<Value> {
             reason,
         } => json!({"type": "undecryptable", "sender_account": sender_account,
                     "reason": reason}),
+        Event::DevicesChanged {
+            username,
+            added,
+            removed,
+            replaced,
+        } => json!({"type": "devices_changed", "username": username, "added": added,
+                    "removed": removed, "replaced": replaced}),
         _ => return None,
     })
 }
@@ -255,8 +262,29 @@ pub fn event_text(event: &Event, me: &str) -> Option<String> {
         Event::Undecryptable { reason, .. } => {
             format!("! a message could not be decrypted: {reason}")
         }
+        Event::DevicesChanged {
+            username,
+            added,
+            removed,
+            replaced,
+        } => devices_changed_text(username, added, removed, replaced),
         _ => return None,
     })
+}
+
+/// "bob's devices changed: +3 -2 ~4" (added, removed, re-linked).
+fn devices_changed_text(
+    username: &str,
+    added: &[u32],
+    removed: &[u32],
+    replaced: &[u32],
+) -> String {
+    let marks = [("+", added), ("-", removed), ("~", replaced)];
+    let list: Vec<String> = marks
+        .iter()
+        .flat_map(|(mark, ids)| ids.iter().map(move |id| format!("{mark}{id}")))
+        .collect();
+    format!("{username}'s devices changed: {}", list.join(" "))
 }
 
 /// The JSON of a stored message in a conversation with `peer`.

@@ -19,7 +19,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// `sotto receive`.
 #[derive(Debug, Args)]
 pub struct ReceiveArgs {
-    /// One JSON object per line (`type`: message, identity_changed, delivery, undecryptable).
+    /// One JSON object per line (`type`: message, identity_changed, delivery, undecryptable,
+    /// devices_changed, …; see docs/cli.md).
     #[arg(long)]
     json: bool,
     /// Keep printing messages as they arrive (reconnecting when the connection drops).

@@ -8,6 +8,7 @@ mod account;
 mod contacts;
 mod conversations;
 mod details;
+pub(crate) mod device_lists;
 pub(crate) mod fields;
 mod history;
 mod outbox;

@@ -9,7 +9,7 @@
 use super::error::ApiError;
 use crate::domain::{AccountId, DeviceAddress, DeviceId};
 use crate::store::{DeviceCredentials, Store};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,6 +22,8 @@ const MAX_ENTRIES: usize = 100_000;
 pub struct Recipient {
     /// Its current devices.
     pub devices: BTreeSet<DeviceId>,
+    /// Each device's registration id.
+    pub registration_ids: BTreeMap<DeviceId, u32>,
 }
 
 struct Timed<V> {
@@ -120,14 +122,11 @@ impl Directory {
         let enabled = self.store.account(account).await?.filter(|a| !a.disabled);
         let recipient = match enabled {
             Some(_) => {
-                let devices = self
-                    .store
-                    .devices(account)
-                    .await?
-                    .iter()
-                    .map(|d| d.id)
-                    .collect();
-                Some(Recipient { devices })
+                let stored = self.store.devices(account).await?;
+                Some(Recipient {
+                    devices: stored.iter().map(|d| d.id).collect(),
+                    registration_ids: stored.iter().map(|d| (d.id, d.registration_id)).collect(),
+                })
             }
             None => None,
         };
@@ -135,7 +134,7 @@ impl Directory {
         Ok(recipient)
     }
 
-    /// Drops everything cached about an account (after it gained a device).
+    /// Drops everything cached about an account (after it gained or lost a device).
     pub fn forget(&self, account: &AccountId) {
         self.recipients.remove_where(|k| k != account);
         self.credentials.remove_where(|k| &k.account != account);

@@ -65,6 +65,21 @@ pub enum ApiError {
         /// Devices the sender must drop.
         extra: Vec<u32>,
     },
+    /// Devices addressed with a registration id they no longer have (re-linked devices).
+    #[error("stale devices: their registration ids changed")]
+    StaleDevices(Vec<u32>),
+    /// A link token that is unknown, used or expired.
+    #[error("the link token is invalid, used or expired; approve the new device again")]
+    InvalidLinkToken,
+    /// A provisioning channel already holds its message.
+    #[error("this provisioning channel already holds a message")]
+    ChannelFilled,
+    /// A device tried to remove itself.
+    #[error("a device cannot remove itself; remove it from another device of the account")]
+    CannotRemoveSelf,
+    /// A provisioning message larger than allowed.
+    #[error("provisioning message larger than {0} bytes")]
+    ProvisioningTooLarge(usize),
     /// One envelope is larger than allowed.
     #[error("envelope larger than {0} bytes")]
     EnvelopeTooLarge(usize),
@@ -138,6 +153,11 @@ impl ApiError {
             UsernameTaken => (StatusCode::CONFLICT, "username_taken"),
             TooManyDevices => (StatusCode::CONFLICT, "too_many_devices"),
             DeviceMismatch { .. } => (StatusCode::CONFLICT, "device_mismatch"),
+            StaleDevices(_) => (StatusCode::GONE, "stale_devices"),
+            InvalidLinkToken => (StatusCode::FORBIDDEN, "invalid_link_token"),
+            ChannelFilled => (StatusCode::CONFLICT, "channel_filled"),
+            CannotRemoveSelf => (StatusCode::BAD_REQUEST, "cannot_remove_self"),
+            ProvisioningTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "provisioning_too_large"),
             EnvelopeTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "envelope_too_large"),
             BodyTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
@@ -177,6 +197,7 @@ impl From<StoreError> for ApiError {
             StoreError::InvalidToken => ApiError::InvalidRegistrationToken,
             StoreError::TooManyDevices(_) => ApiError::TooManyDevices,
             StoreError::NotFound => ApiError::NotFound,
+            StoreError::ChannelFilled => ApiError::ChannelFilled,
             StoreError::MailboxFull => ApiError::MailboxFull,
             StoreError::QuotaExceeded => ApiError::AttachmentQuotaExceeded,
             other => ApiError::Internal(other.to_string()),
@@ -194,11 +215,16 @@ impl IntoResponse for ApiError {
             ApiError::DeviceMismatch { missing, extra } => (missing.clone(), extra.clone()),
             _ => (Vec::new(), Vec::new()),
         };
+        let stale_devices = match &self {
+            ApiError::StaleDevices(stale) => stale.clone(),
+            _ => Vec::new(),
+        };
         let body = ErrorBody {
             code: code.to_owned(),
             message: self.to_string(),
             missing_devices,
             extra_devices,
+            stale_devices,
         };
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();

@@ -55,6 +55,7 @@ pub(super) async fn send(
     Path((recipient, message_id)): Path<(String, String)>,
     ApiJson(request): ApiJson<SendRequest>,
 ) -> Result<Json<SendResponse>, ApiError> {
+    check_registration_ids(&state, &recipient, &request.envelopes).await?;
     let lifetime = if request.ephemeral {
         Lifetime::Ephemeral
     } else {
@@ -69,6 +70,36 @@ pub(super) async fn send(
     Ok(Json(SendResponse {
         duplicate: outcome == SendOutcome::Duplicate,
     }))
+}
+
+/// Sesame's stale-device check: an envelope that names the registration id its session was
+/// made with fails with `410 stale_devices` if the device now has another one (it was removed
+/// and its id given to a newly linked device). Unknown devices are left to the 409 check.
+async fn check_registration_ids(
+    state: &AppState,
+    recipient: &str,
+    envelopes: &[sotto_proto::api::OutgoingEnvelope],
+) -> Result<(), ApiError> {
+    if envelopes.iter().all(|e| e.registration_id.is_none()) {
+        return Ok(());
+    }
+    let account = AccountId::parse(recipient)?;
+    let Some(current) = state.directory.recipient(&account).await? else {
+        return Ok(());
+    };
+    let stale: Vec<u32> = envelopes
+        .iter()
+        .filter_map(|e| {
+            let device = DeviceId::new(e.device_id).ok()?;
+            let now = current.registration_ids.get(&device)?;
+            (e.registration_id? != *now).then_some(e.device_id)
+        })
+        .collect();
+    if stale.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::StaleDevices(stale))
+    }
 }
 
 /// How long the relay keeps an envelope no device has taken.

@@ -7,11 +7,13 @@ mod accounts;
 pub mod attachments;
 pub mod auth;
 mod certificates;
+mod devices;
 pub mod directory;
 pub mod error;
 mod json;
 mod keys;
 pub(crate) mod messages;
+pub(crate) mod provisioning;
 
 pub use error::ApiError;
 
@@ -25,7 +27,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
@@ -82,7 +84,15 @@ pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .route("/accounts", post(accounts::register))
         .route("/accounts/{username}", get(accounts::lookup))
-        .route("/devices", post(accounts::add_device))
+        .route("/devices", post(accounts::add_device).get(devices::list))
+        .route("/devices/{device_id}", delete(devices::remove))
+        .route("/devices/link-token", post(devices::link_token))
+        .route("/devices/link", post(devices::link))
+        .route("/provisioning", post(provisioning::open))
+        .route(
+            "/provisioning/{channel_id}",
+            get(provisioning::read).put(provisioning::fill),
+        )
         .route("/keys", put(keys::upload))
         .route("/keys/count", get(keys::count))
         .route("/keys/{account_id}/{device_id}", get(keys::bundle))

@@ -43,6 +43,7 @@ where
     envelopes_expire(factory().await).await;
     concurrent_retries_store_once(factory().await).await;
     commit_hook_sees_each_stored_envelope_once(factory().await).await;
+    super::conformance_linking::run(&factory).await;
 }
 
 fn signed(id: u32, tag: u8) -> SignedPreKey {
@@ -67,7 +68,7 @@ pub(crate) fn initial_keys(one_time: u32) -> PreKeyUpload {
     }
 }
 
-fn device_record(secret: u8, keys: u32) -> NewDeviceRecord {
+pub(crate) fn device_record(secret: u8, keys: u32) -> NewDeviceRecord {
     NewDeviceRecord {
         secret_hash: SecretHash::of_secret(&[secret; 32]).unwrap(),
         registration_id: 1000 + u32::from(secret),
@@ -75,7 +76,7 @@ fn device_record(secret: u8, keys: u32) -> NewDeviceRecord {
     }
 }
 
-fn today() -> Day {
+pub(crate) fn today() -> Day {
     Day("2026-11-26".into())
 }
 
@@ -340,7 +341,7 @@ async fn uploads_replace_keys_of_their_kind(f: Fixture) {
     );
 }
 
-fn send(
+pub(crate) fn send(
     to: &AccountId,
     id: &str,
     devices: &[u32],

@@ -10,11 +10,15 @@
 use crate::domain::{AccountId, DeviceAddress, DeviceId, MessageId, SecretHash, Username};
 use async_trait::async_trait;
 pub use attachments::{AttachmentIndex, AttachmentRecord, AttachmentUsage, NewAttachment};
+pub use linking::{ChannelContents, LinkRequest, LinkingStore};
 use sotto_proto::api::{PreKey, PreKeyUpload, SignedPreKey};
 
 mod attachments;
 #[cfg(test)]
 pub(crate) mod conformance;
+#[cfg(test)]
+pub(crate) mod conformance_linking;
+mod linking;
 pub mod postgres;
 pub mod sqlite;
 
@@ -31,6 +35,9 @@ pub enum StoreError {
     /// The account already has the maximum number of devices.
     #[error("the account already has {0} devices")]
     TooManyDevices(u32),
+    /// A provisioning channel already holds its one message.
+    #[error("the provisioning channel already holds a message")]
+    ChannelFilled,
     /// The account or device does not exist.
     #[error("no such account or device")]
     NotFound,
@@ -335,9 +342,9 @@ pub trait Mailbox: Send + Sync {
 }
 
 /// Everything a relay needs from storage.
-pub trait Store: AccountStore + PreKeyStore + Mailbox + AttachmentIndex {}
+pub trait Store: AccountStore + PreKeyStore + Mailbox + AttachmentIndex + LinkingStore {}
 
-impl<T: AccountStore + PreKeyStore + Mailbox + AttachmentIndex> Store for T {}
+impl<T: AccountStore + PreKeyStore + Mailbox + AttachmentIndex + LinkingStore> Store for T {}
 
 #[cfg(test)]
 mod tests {

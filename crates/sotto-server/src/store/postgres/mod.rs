@@ -13,6 +13,7 @@
 mod accounts;
 mod attachments;
 mod batch;
+mod linking;
 mod mailbox;
 mod prekeys;
 mod writer;

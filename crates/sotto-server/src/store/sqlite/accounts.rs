@@ -68,6 +68,33 @@ async fn consume_token(conn: &mut SqliteConnection, hash: &[u8; 32]) -> Result<(
     Ok(())
 }
 
+/// Adds a device with the next free id inside the caller's (`BEGIN IMMEDIATE`) transaction.
+pub(super) async fn add_device_in(
+    conn: &mut SqliteConnection,
+    account: &AccountId,
+    device: &NewDeviceRecord,
+    max_devices: u32,
+    today: &Day,
+) -> Result<DeviceId, StoreError> {
+    let row = sqlx::query(
+        "SELECT count(*) AS n, coalesce(max(device_id), 0) AS top FROM devices WHERE account_id = ?",
+    )
+    .bind(account.as_str())
+    .fetch_one(&mut *conn)
+    .await?;
+    let count = to_u32(row.try_get("n")?, "device count")?;
+    if count == 0 {
+        return Err(StoreError::NotFound);
+    }
+    if count >= max_devices {
+        return Err(StoreError::TooManyDevices(count));
+    }
+    let top = to_u32(row.try_get("top")?, "device id")?;
+    let id = DeviceId::new(top + 1).map_err(|_| StoreError::TooManyDevices(count))?;
+    insert_device(conn, account, id, device, today).await?;
+    Ok(id)
+}
+
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
@@ -112,20 +139,7 @@ impl AccountStore for SqliteStore {
         today: Day,
     ) -> Result<DeviceId, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let row = sqlx::query("SELECT count(*) AS n, coalesce(max(device_id), 0) AS top FROM devices WHERE account_id = ?")
-            .bind(account.as_str())
-            .fetch_one(&mut *tx)
-            .await?;
-        let count = to_u32(row.try_get("n")?, "device count")?;
-        if count == 0 {
-            return Err(StoreError::NotFound);
-        }
-        if count >= max_devices {
-            return Err(StoreError::TooManyDevices(count));
-        }
-        let top = to_u32(row.try_get("top")?, "device id")?;
-        let id = DeviceId::new(top + 1).map_err(|_| StoreError::TooManyDevices(count))?;
-        insert_device(&mut tx, account, id, &device, &today).await?;
+        let id = add_device_in(&mut tx, account, &device, max_devices, &today).await?;
         tx.commit().await?;
         Ok(id)
     }

@@ -12,6 +12,7 @@
 mod accounts;
 mod attachments;
 mod batch;
+mod linking;
 mod mailbox;
 mod prekeys;
 mod writer;
