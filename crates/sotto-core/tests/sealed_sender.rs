@@ -300,7 +300,7 @@ fn malformed_envelopes_get_typed_errors() {
         Err(SealedSenderError::Malformed("empty"))
     );
     let mut other_version = envelope.clone();
-    other_version[0] = 0x26;
+    other_version[0] = 0x28;
     assert_eq!(
         open(&server, &bob, &other_version),
         Err(SealedSenderError::UnknownVersion(2))
@@ -459,7 +459,7 @@ fn a_flipped_byte_in_a_multi_recipient_envelope_is_refused() {
             &g.server.validator(),
             &envelope
         ),
-        Err(SealedSenderError::WrongMessageType(7))
+        Err(SealedSenderError::WrongMessageType(9))
     ));
 }
 

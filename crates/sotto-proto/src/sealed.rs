@@ -57,7 +57,7 @@ pub struct SenderCertificateBody {
     pub signer: Option<ServerCertificate>,
 }
 
-/// A message sealed to one recipient (after its `0x16` version byte).
+/// A message sealed to one recipient (after its `0x18` version byte).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct SealedEnvelope {
     /// The sender's ephemeral X25519 public key (33 bytes, type byte 0x05).
@@ -72,7 +72,7 @@ pub struct SealedEnvelope {
     pub encrypted_message: Vec<u8>,
 }
 
-/// A message sealed to many recipients (after its `0x17` version byte). Fields 2 and 3 are the
+/// A message sealed to many recipients (after its `0x19` version byte). Fields 2 and 3 are the
 /// same for every recipient (stored once by the relay); field 1 is each recipient account's
 /// own 48-byte header, so an envelope is `header field || shared fields`.
 #[derive(Clone, PartialEq, prost::Message)]

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!   server: TrustRootKeyPair ─certify─► ServerSigner ─► SenderCertificate (short-lived)
-//!   sender: seal(identity, certificate, recipient identity, message) ─► 0x16 envelope
+//!   sender: seal(identity, certificate, recipient identity, message) ─► 0x18 envelope
 //!           seal_for_many(…, [recipient identities], group message) ─► shared part + 48-byte header each
 //!   relay:  sees neither the sender's account nor its device
 //!   recipient: unseal / unseal_multi ─► Unsealed { certificate (validated), message } ─► session or sender key
@@ -37,9 +37,9 @@ use crate::identity::IdentityKey;
 use crate::message::PROTOCOL_VERSION;
 
 /// Low nibble of a sealed (one recipient) envelope's first byte.
-pub const SEALED_MESSAGE_TYPE: u8 = 6;
+pub const SEALED_MESSAGE_TYPE: u8 = 8;
 /// Low nibble of a sealed multi-recipient envelope's first byte.
-pub const SEALED_MULTI_MESSAGE_TYPE: u8 = 7;
+pub const SEALED_MULTI_MESSAGE_TYPE: u8 = 9;
 /// The longest sealed message accepted (the relay's envelope limit).
 pub const MAX_SEALED_LEN: usize = 96 * 1024;
 

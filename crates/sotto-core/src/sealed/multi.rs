@@ -62,7 +62,7 @@ impl MultiSealed {
 }
 
 /// Assembles a recipient's envelope from its header and the shared part: the protobuf fields
-/// concatenate, so this is `0x17 || field 1 (header) || shared`.
+/// concatenate, so this is `0x19 || field 1 (header) || shared`.
 pub fn multi_envelope(header: &[u8; RECIPIENT_HEADER_LEN], shared: &[u8]) -> Vec<u8> {
     let field = wire::SealedMultiEnvelope {
         recipient_header: header.to_vec(),
