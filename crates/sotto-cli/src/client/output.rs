@@ -28,7 +28,7 @@ fn state_name(state: DeliveryState) -> &'static str {
 }
 
 /// Outgoing: how far it got. Incoming: whether it was read here.
-fn history_state(message: &StoredMessage) -> &'static str {
+pub(super) fn history_state(message: &StoredMessage) -> &'static str {
     match (message.direction, message.state) {
         (Direction::Incoming, DeliveryState::Read) => "read",
         (Direction::Incoming, _) => "unread",
@@ -74,7 +74,7 @@ fn details_json(
 }
 
 /// A short marker line for the text form of details: quote, edit, deletion, reactions.
-fn details_text(details: &MessageDetails, text: &str) -> String {
+pub(super) fn details_text(details: &MessageDetails, text: &str) -> String {
     let mut line = String::new();
     if let Some(quote) = &details.quote {
         line.push_str(&format!("(re: \"{}\") ", quote.text));
@@ -160,7 +160,7 @@ pub fn event_json(event: &Event, me: &str) -> Option<Value> {
             reason,
         } => json!({"type": "undecryptable", "sender_account": sender_account,
                     "reason": reason}),
-        _ => return None,
+        _ => return super::group_output::event_json(event),
     })
 }
 
@@ -255,7 +255,7 @@ pub fn event_text(event: &Event, me: &str) -> Option<String> {
         Event::Undecryptable { reason, .. } => {
             format!("! a message could not be decrypted: {reason}")
         }
-        _ => return None,
+        _ => return super::group_output::event_text(event),
     })
 }
 
@@ -277,7 +277,7 @@ pub fn history_json(message: &StoredMessage, peer: &str, me: &str) -> Value {
 }
 
 /// Adds `"attachments": [...]` to a message's JSON when it has files.
-fn with_files(line: &mut Value, files: &[sotto_client::StoredAttachment]) {
+pub(super) fn with_files(line: &mut Value, files: &[sotto_client::StoredAttachment]) {
     if !files.is_empty() {
         line["attachments"] = attachments::list_json(files);
     }
