@@ -133,8 +133,8 @@ pub enum Event {
         text: String,
         /// The sender's time (ms since the epoch).
         sent_at: i64,
-        /// Files.
-        details: crate::store::MessageDetails,
+        /// Files (boxed: it keeps the event small).
+        details: Box<crate::store::MessageDetails>,
     },
     /// A group's admin-signed state changed (or we learnt of a new group).
     GroupChanged {

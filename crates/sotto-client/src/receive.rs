@@ -73,7 +73,9 @@ impl Client {
                     let outcome = self.process_envelope(&envelope).await?;
                     ack(&mut socket, envelope.id).await?;
                     if let Some((group, account)) = &outcome.leave_request
-                        && let Err(error) = self.remove_accounts(group, &[account.clone()]).await
+                        && let Err(error) = self
+                            .remove_accounts(group, std::slice::from_ref(account))
+                            .await
                     {
                         tracing::warn!(%error, "could not remove a member who left a group");
                     }

@@ -174,7 +174,7 @@ impl Client {
                 message_id: row.message_id,
                 text: row.text,
                 sent_at: row.sent_at,
-                details: row.details,
+                details: Box::new(row.details),
             });
         }
         events.into_iter().for_each(|e| self.emit(e));
