@@ -57,6 +57,9 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         r#"{"version":9,"id":"m10","sent_at":12,"sender":"b","body":{"type":"poll","question":"?"}}"#,
         r#"{"version":2,"id":"m11","sent_at":13,"sender":"b","body":{"type":"text","attachments":[{"id":"x","key":"AA==","digest":"AA==","size":1,"name":"../etc/passwd"}]}}"#,
         r#"{"version":0,"id":"m","sent_at":0,"sender":"","body":{"type":"text","text":""}}"#,
+        r#"{"version":2,"id":"m12","sent_at":14,"sender":"b","body":{"type":"group","group_id":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","state":"FQ==","sender_key":"EwECAw=="}}"#,
+        r#"{"version":2,"id":"m13","sent_at":15,"sender":"b","body":{"type":"group","group_id":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","leave":true,"state_attachment":{"id":"blob-2","key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","digest":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","size":200000}}}"#,
+        r#"{"version":2,"id":"m14","sent_at":16,"sender":"b","body":{"type":"group","group_id":"AAAA"}}"#,
     ];
     let requests = [
         r#"{"jsonrpc":"2.0","method":"send","params":{"username":"bob","text":"hi"},"id":1}"#,
@@ -76,6 +79,10 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         r#"{"jsonrpc":"2.0","method":"nope","id":[5]}"#,
         r#"[{"jsonrpc":"2.0"}]"#,
         r#"{"jsonrpc":"2.0","method":"send","params":[1,2],"id":6}"#,
+        r#"{"jsonrpc":"2.0","method":"group_create","params":{"name":"fam","members":["bob","carol"]},"id":13}"#,
+        r#"{"jsonrpc":"2.0","method":"send","params":{"group":"fam","text":"hi all"},"id":14}"#,
+        r#"{"jsonrpc":"2.0","method":"group_admins","params":{"group":"fam","add":["bob"]},"id":15}"#,
+        r#"{"jsonrpc":"2.0","method":"send","params":{"group":"fam","username":"bob"},"id":16}"#,
     ];
     let mut seeds = Vec::new();
     seeds.extend(content.iter().map(|s| ("content", s.as_bytes().to_vec())));

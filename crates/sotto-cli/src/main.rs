@@ -62,6 +62,8 @@ enum Command {
     Typing(client::features::TypingArgs),
     /// Mark a contact's messages read and send them a read receipt.
     Read(client::features::ReadArgs),
+    /// Create, change, list and show group chats.
+    Group(client::groups::GroupArgs),
     /// Print the messages waiting on the relay (and, with --follow, new ones as they arrive).
     Receive(client::receive::ReceiveArgs),
     /// List contacts, with their verification state.
@@ -162,6 +164,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Typing(args) => client::features::typing(&dir()?, args).await,
         Command::Read(args) => client::features::read(&dir()?, args).await,
         Command::Receive(args) => client::receive::run(&dir()?, args).await,
+        Command::Group(args) => client::groups::run(&dir()?, args).await,
         Command::Contacts(args) => client::messages::contacts(&dir()?, args).await,
         Command::History(args) => client::messages::history(&dir()?, args).await,
         Command::Attachments(args) => client::attachments::run(&dir()?, args).await,

@@ -59,6 +59,8 @@ pub(crate) struct Applied {
     pub(crate) events: Vec<Event>,
     /// Saved files of deleted messages, to remove once the transaction commits.
     pub(crate) removed_files: Vec<String>,
+    /// A member asked us, an admin, to remove it from a group: `(group id, account id)`.
+    pub(crate) leave_request: Option<(String, String)>,
 }
 
 /// One message being applied.
@@ -99,7 +101,7 @@ impl Client {
                     started: typing.started,
                 });
             }
-            Body::Typing(_) | Body::Unknown => {}
+            Body::Typing(_) | Body::Group(_) | Body::Unknown => {}
         }
         Ok(applied)
     }

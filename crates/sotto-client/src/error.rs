@@ -185,6 +185,9 @@ pub enum ClientError {
     /// The relay's device list kept changing while sending.
     #[error("the device list of {0} kept changing; try again")]
     DeviceListUnstable(String),
+    /// A group operation was refused.
+    #[error(transparent)]
+    Group(#[from] crate::groups::GroupError),
     /// A message could not be encoded or parsed.
     #[error("message content: {0}")]
     Content(&'static str),

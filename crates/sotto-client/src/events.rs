@@ -128,4 +128,50 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// A new message in a group (shown once).
+    GroupMessage {
+        /// The group id (hex).
+        group_id: String,
+        /// The group's name.
+        group: String,
+        /// The author's username (ours for a message from another of our devices).
+        author: String,
+        /// Which way it went.
+        direction: crate::Direction,
+        /// The sending device.
+        device_id: u32,
+        /// The sender's message id.
+        message_id: String,
+        /// The text.
+        text: String,
+        /// The sender's time (ms since the epoch).
+        sent_at: i64,
+        /// Files (boxed: it keeps the event small).
+        details: Box<crate::store::MessageDetails>,
+    },
+    /// A group's admin-signed state changed (or we learnt of a new group).
+    GroupChanged {
+        /// The group id (hex).
+        group_id: String,
+        /// The group's name (the new one after a rename).
+        group: String,
+        /// The admin who signed the change (username if known, else account id).
+        by: String,
+        /// Members added (usernames if known, else account ids).
+        added: Vec<String>,
+        /// Members removed.
+        removed: Vec<String>,
+        /// We are no longer in the group.
+        left: bool,
+    },
+    /// A group message, Sender Key or group state was refused: a sender the verified state
+    /// does not list (a ghost), a forged or replayed state, or a bad signature. Nothing changed.
+    GroupRejected {
+        /// The group id (hex), if known.
+        group_id: Option<String>,
+        /// The sending account as the relay named it.
+        sender_account: Option<String>,
+        /// Why.
+        reason: String,
+    },
 }

@@ -9,9 +9,13 @@
 //!   subscribe()      ─► Event::{Message, IdentityChanged, Delivery, Undecryptable}
 //!   upload_attachment(path) ─► encrypt while reading ─► PATCH pieces ─► AttachmentPointer
 //!   save_attachment(user, id, n, dir) ◄─ GET Range ◄─ digest check ◄─ decrypt ─► file
+//!   create_group / add_members / …  ─► admin-signed state ─► every member device (pairwise)
+//!   send_group_message(group, msg)  ─► Sender Key to devices lacking it ─► encrypt ONCE ─►
+//!                                      deliver_group: the same bytes to every member device
 //! ```
 //!
-//! The profile's SQLite store holds identity, prekeys, sessions, contacts and history; its
+//! The profile's SQLite store holds identity, prekeys, sessions, contacts, groups (signed
+//! state, Sender Keys) and history; its
 //! sensitive columns are sealed with AES-256-GCM under a data key unlocked by a passphrase
 //! (Argon2id) or a 0600 key file. See `docs/client.md`.
 
@@ -23,6 +27,7 @@ pub mod content;
 mod devices;
 pub mod error;
 pub mod events;
+pub mod groups;
 mod linking;
 mod messaging;
 mod pre_keys;
@@ -41,6 +46,7 @@ pub use client::Client;
 pub use content::{MAX_TEXT_BYTES, canonical_username};
 pub use error::{ClientError, RelayError, StoreError};
 pub use events::{DeliveryState, Event};
+pub use groups::{GroupError, GroupInfo, GroupMemberInfo};
 pub use linking::{LINK_CODE_PREFIX, LinkCode, PendingLink};
 pub use messaging::OutgoingMessage;
 pub use pre_keys::{

@@ -32,9 +32,9 @@ pub enum ReceiveMode {
 }
 
 /// Who sent an envelope, as far as we trust it.
-struct Sender {
-    account_id: String,
-    device_id: u32,
+pub(crate) struct Sender {
+    pub(crate) account_id: String,
+    pub(crate) device_id: u32,
 }
 
 impl Client {
@@ -72,6 +72,13 @@ impl Client {
                 ServerFrame::Envelope(envelope) => {
                     let outcome = self.process_envelope(&envelope).await?;
                     ack(&mut socket, envelope.id).await?;
+                    if let Some((group, account)) = &outcome.leave_request
+                        && let Err(error) = self
+                            .remove_accounts(group, std::slice::from_ref(account))
+                            .await
+                    {
+                        tracing::warn!(%error, "could not remove a member who left a group");
+                    }
                     run.count(outcome);
                     if run.live {
                         self.send_delivery_receipts(&mut run.receipts).await;
@@ -145,6 +152,9 @@ impl Client {
             device_id,
         };
         let _guard = self.sessions.lock().await;
+        if crate::groups::unframe(&envelope.content.0).is_some() {
+            return self.process_group_envelope(envelope, &sender).await;
+        }
         if self.already_stored(&sender, &envelope.message_id).await? {
             return Ok(Processed::default());
         }
@@ -223,10 +233,11 @@ impl Client {
         decrypted: Decrypted,
     ) -> Result<Processed, ClientError> {
         // The relay de-duplicates by the envelope's message id: so do we.
-        let content = Content::decode(&decrypted.plaintext).ok().map(|mut c| {
+        let mut content = Content::decode(&decrypted.plaintext).ok().map(|mut c| {
             c.id.clone_from(&envelope.message_id);
             c
         });
+        self.fetch_group_state(&mut content).await;
         let username = match &content {
             Some(content) => self.verified_username(sender, content).await?,
             None => None,
@@ -238,7 +249,7 @@ impl Client {
         if let Some(used) = &decrypted.pre_key_use {
             self.store.apply_pre_key_use(&mut tx, used).await?;
         }
-        let (applied, receipt_to) = match (&content, &username) {
+        let (mut applied, receipt_to) = match (&content, &username) {
             (Some(content), Some(username)) => {
                 let readable = Readable {
                     sender,
@@ -259,11 +270,13 @@ impl Client {
         };
         tx.commit().await.map_err(StoreError::from)?;
         let stored = applied.stored;
+        let leave_request = applied.leave_request.take();
         self.after_commit(applied);
         Ok(Processed {
             stored,
             used_pre_key: decrypted.pre_key_use.is_some(),
             receipt_to: receipt_to.filter(|_| stored),
+            leave_request,
         })
     }
 
@@ -277,6 +290,9 @@ impl Client {
     ) -> Result<(Applied, Option<(String, String)>), ClientError> {
         let sender = readable.sender;
         let content = readable.content;
+        if let crate::content::Body::Group(control) = &content.body {
+            return self.record_group_control(tx, readable, control).await;
+        }
         let own = sender.account_id == self.account.account_id;
         if own && readable.identity != self.account.identity.public() {
             // Our own account's key cannot change under us: drop it, keep the ratchet state.
@@ -338,8 +354,29 @@ impl Client {
         Ok((applied, receipt_to))
     }
 
+    /// Applies a group control message (in the receive's transaction); it leaves no history.
+    async fn record_group_control(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        readable: &Readable<'_>,
+        control: &crate::content::GroupControl,
+    ) -> Result<(Applied, Option<(String, String)>), ClientError> {
+        let from = crate::groups::ControlSender {
+            account_id: &readable.sender.account_id,
+            device_id: readable.sender.device_id,
+            identity: readable.identity,
+        };
+        let outcome = self.apply_group_control(&mut *tx, &from, control).await?;
+        self.store
+            .mark_processed(&mut *tx, from.account_id, &readable.content.id, now_ms())
+            .await?;
+        let mut applied = outcome.applied;
+        applied.leave_request = outcome.leave_request;
+        Ok((applied, None))
+    }
+
     /// The sender's username, if the relay confirms that it belongs to the sending account.
-    async fn verified_username(
+    pub(crate) async fn verified_username(
         &self,
         sender: &Sender,
         content: &Content,
@@ -431,6 +468,8 @@ pub struct Processed {
     /// A contact's new chat message: `(username, message id)` to acknowledge with a delivery
     /// receipt.
     pub receipt_to: Option<(String, String)>,
+    /// A member asked us, an admin, to remove it from a group: `(group id, account id)`.
+    pub leave_request: Option<(String, String)>,
 }
 
 /// Closes the socket and waits (briefly) for the relay's close, so our acks reach it first.

@@ -31,17 +31,17 @@ use crate::trust::{ensure_trusted, observe};
 const MAX_DEVICE_FIXES: usize = 3;
 
 /// A new random message id: 32 hex digits (the relay wants 16–64 of `A-Za-z0-9-_`).
-fn new_message_id() -> String {
+pub(crate) fn new_message_id() -> String {
     let mut bytes = [0u8; 16];
     rand::rng().fill(&mut bytes[..]);
     hex::encode(bytes)
 }
 
 /// Where an encrypted copy goes.
-struct Recipient<'a> {
-    username: &'a str,
-    account_id: &'a str,
-    identity: &'a IdentityKey,
+pub(crate) struct Recipient<'a> {
+    pub(crate) username: &'a str,
+    pub(crate) account_id: &'a str,
+    pub(crate) identity: &'a IdentityKey,
 }
 
 impl Client {
@@ -117,7 +117,7 @@ impl Client {
         Ok(content.id)
     }
 
-    async fn check_trust(&self, recipient: &Recipient<'_>) -> Result<(), ClientError> {
+    pub(crate) async fn check_trust(&self, recipient: &Recipient<'_>) -> Result<(), ClientError> {
         let mut tx = self.store.begin().await?;
         let seen = observe(
             &self.store,
@@ -255,7 +255,7 @@ impl Client {
     }
 
     /// Starts sessions from `bundles` where given, then encrypts for every device.
-    fn encrypt_for(
+    pub(crate) fn encrypt_for(
         &self,
         to: &Recipient<'_>,
         devices: &[u32],

@@ -380,6 +380,37 @@ impl App {
             Event::Undecryptable { reason, .. } => {
                 self.say(format!("a message could not be decrypted: {reason}"), true);
             }
+            Event::GroupMessage {
+                group,
+                author,
+                direction,
+                message_id,
+                text,
+                sent_at,
+                details,
+                ..
+            } => {
+                let text = super::groups::line_text(direction, &author, &text, &details);
+                let line = Line::plain(direction, Some(message_id), text, sent_at);
+                return self.arrived(&super::groups::conversation_name(&group), line);
+            }
+            Event::GroupChanged {
+                ref group,
+                left: false,
+                ..
+            } => {
+                // A group we were just added to shows up in the list at once.
+                self.conversation(&super::groups::conversation_name(group));
+                if let Some(text) = crate::client::group_output::event_text(&event) {
+                    self.say(text, false);
+                }
+            }
+            other @ (Event::GroupChanged { .. } | Event::GroupRejected { .. }) => {
+                if let Some(text) = crate::client::group_output::event_text(&other) {
+                    let warning = matches!(other, Event::GroupRejected { .. });
+                    self.say(text, warning);
+                }
+            }
             other => self.feature_event(other),
         }
         None

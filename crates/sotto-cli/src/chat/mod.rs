@@ -15,6 +15,7 @@ pub mod app;
 mod changes;
 mod commands;
 mod files;
+mod groups;
 pub mod keys;
 mod screen;
 pub mod state;
@@ -61,6 +62,7 @@ async fn load(client: &Client) -> Result<Vec<Snapshot>, ClientError> {
             history,
         });
     }
+    snapshots.extend(groups::load(client).await?);
     Ok(snapshots)
 }
 
@@ -231,6 +233,9 @@ async fn send_one(client: &Client, outgoing: Outgoing) -> anyhow::Result<String>
     let files: Vec<_> = outgoing.attach.into_iter().collect();
     let pointers = crate::client::attachments::upload_all(client, &files, true).await?;
     let mut message = OutgoingMessage::text(outgoing.text).with_attachments(pointers);
+    if let Some(group) = groups::group_of(&outgoing.to) {
+        return Ok(client.send_group_message(group, message).await?);
+    }
     if let Some(id) = outgoing.reply_to {
         message = message.reply_to(id);
     }
@@ -239,6 +244,9 @@ async fn send_one(client: &Client, outgoing: Outgoing) -> anyhow::Result<String>
 
 /// Sends one message-feature change.
 async fn apply_change(client: &Client, to: &str, change: Change) -> Result<(), ClientError> {
+    if groups::group_of(to).is_some() {
+        return groups::change(change);
+    }
     match change {
         Change::React { message_id, emoji } => {
             client.react(to, &message_id, emoji.as_deref()).await?;

@@ -275,6 +275,9 @@ pub enum Link {
 }
 
 /// What the SDK side reports.
+// An event (with its message details) is the largest variant; updates pass one at a time
+// through a channel, so boxing it would only add an allocation per event.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Update {
     /// The stored conversations (at start, and again after missing events); merged, not

@@ -14,8 +14,9 @@ use crate::exit::UsageError;
 /// `sotto send`.
 #[derive(Debug, Args)]
 pub struct SendArgs {
-    /// The recipient's username.
-    username: String,
+    /// The recipient's username (with --group, leave it out: the first argument is the text).
+    #[arg(required_unless_present = "group")]
+    username: Option<String>,
     /// The text; read from stdin when absent and no file is attached (a trailing newline is
     /// dropped).
     text: Option<String>,
@@ -26,13 +27,39 @@ pub struct SendArgs {
     /// with a progress bar; an interrupted upload resumes when the same command runs again.
     #[arg(long = "attach", value_name = "FILE")]
     attach: Vec<PathBuf>,
+    /// Send to a group (its name or id prefix) instead: encrypted once for every member device.
+    #[arg(long, value_name = "GROUP")]
+    group: Option<String>,
     /// Print `{"id": …}` instead of the bare message id (and no progress bar).
     #[arg(long)]
     json: bool,
 }
 
+/// The recipient and the text given on the command line.
+fn recipient_and_text(args: &mut SendArgs) -> anyhow::Result<String> {
+    if args.group.is_none() {
+        return args
+            .username
+            .clone()
+            .ok_or_else(|| UsageError("give USERNAME or --group GROUP".into()).into());
+    }
+    if args.reply_to.is_some() {
+        return Err(UsageError("--reply-to is not supported in groups yet".into()).into());
+    }
+    match (args.username.take(), args.text.is_some()) {
+        (Some(_), true) => Err(UsageError("with --group give only TEXT".into()).into()),
+        (first, _) => {
+            if first.is_some() {
+                args.text = first;
+            }
+            Ok(args.group.clone().unwrap_or_default())
+        }
+    }
+}
+
 /// Runs `sotto send`: encrypts for every device of the recipient and stores it on the relay.
-pub async fn send(dir: &Path, args: SendArgs) -> anyhow::Result<()> {
+pub async fn send(dir: &Path, mut args: SendArgs) -> anyhow::Result<()> {
+    let to = recipient_and_text(&mut args)?;
     let text = match args.text {
         Some(text) => text,
         None if args.attach.is_empty() => read_stdin()?,
@@ -52,23 +79,26 @@ pub async fn send(dir: &Path, args: SendArgs) -> anyhow::Result<()> {
         tracing::warn!(%error, "earlier unsent messages are still queued");
     }
     let sent = match attachments::upload_all(&client, &args.attach, args.json).await {
+        Ok(files) if args.group.is_some() => {
+            let message = OutgoingMessage::text(text).with_attachments(files);
+            let sent = super::groups::send(&client, &to, message, args.json).await;
+            client.close().await;
+            return sent.with_context(|| format!("sending to group {to} failed"));
+        }
         Ok(files) => {
             let mut message = OutgoingMessage::text(text).with_attachments(files);
             if let Some(id) = args.reply_to {
                 message = message.reply_to(id);
             }
-            client
-                .send_message(&args.username, message)
-                .await
-                .map_err(Into::into)
+            client.send_message(&to, message).await.map_err(Into::into)
         }
         Err(error) => Err(error),
     };
     client.close().await;
     let notices = super::devices::device_notices(&mut events);
-    let id: String = sent.with_context(|| format!("sending to {} failed", args.username))?;
+    let id: String = sent.with_context(|| format!("sending to {to} failed"))?;
     if args.json {
-        let mut line = json!({"id": id, "to": args.username});
+        let mut line = json!({"id": id, "to": to});
         if !notices.is_empty() {
             line["devices_changed"] = notices.iter().map(|(json, _)| json.clone()).collect();
         }
@@ -123,7 +153,11 @@ pub async fn contacts(dir: &Path, args: ContactsArgs) -> anyhow::Result<()> {
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
     /// The contact.
-    username: String,
+    #[arg(required_unless_present = "group", conflicts_with = "group")]
+    username: Option<String>,
+    /// Show a group's conversation instead (its name or id prefix).
+    #[arg(long, value_name = "GROUP")]
+    group: Option<String>,
     /// One JSON object per line.
     #[arg(long)]
     json: bool,
@@ -132,14 +166,20 @@ pub struct HistoryArgs {
 /// Runs `sotto history`: the conversation with a contact, oldest first.
 pub async fn history(dir: &Path, args: HistoryArgs) -> anyhow::Result<()> {
     let client = profile::open_client(dir).await?;
+    if let Some(group) = &args.group {
+        let shown = super::groups::history(&client, group, args.json).await;
+        client.close().await;
+        return shown;
+    }
+    let username = args.username.unwrap_or_default();
     let me = client.account().username.clone();
-    let history = client.history(&args.username).await;
+    let history = client.history(&username).await;
     client.close().await;
     for message in history? {
         if args.json {
-            say(output::history_json(&message, &args.username, &me))?;
+            say(output::history_json(&message, &username, &me))?;
         } else {
-            say(output::history_text(&message, &args.username, &me))?;
+            say(output::history_text(&message, &username, &me))?;
         }
     }
     Ok(())

@@ -4,6 +4,8 @@ pub mod account;
 pub mod attachments;
 pub mod devices;
 pub mod features;
+pub mod group_output;
+pub mod groups;
 pub mod messages;
 pub mod output;
 pub mod profile;

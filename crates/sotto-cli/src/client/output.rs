@@ -28,7 +28,7 @@ fn state_name(state: DeliveryState) -> &'static str {
 }
 
 /// Outgoing: how far it got. Incoming: whether it was read here.
-fn history_state(message: &StoredMessage) -> &'static str {
+pub(super) fn history_state(message: &StoredMessage) -> &'static str {
     match (message.direction, message.state) {
         (Direction::Incoming, DeliveryState::Read) => "read",
         (Direction::Incoming, _) => "unread",
@@ -74,7 +74,7 @@ fn details_json(
 }
 
 /// A short marker line for the text form of details: quote, edit, deletion, reactions.
-fn details_text(details: &MessageDetails, text: &str) -> String {
+pub(super) fn details_text(details: &MessageDetails, text: &str) -> String {
     let mut line = String::new();
     if let Some(quote) = &details.quote {
         line.push_str(&format!("(re: \"{}\") ", quote.text));
@@ -167,7 +167,7 @@ pub fn event_json(event: &Event, me: &str) -> Option<Value> {
             replaced,
         } => json!({"type": "devices_changed", "username": username, "added": added,
                     "removed": removed, "replaced": replaced}),
-        _ => return None,
+        _ => return super::group_output::event_json(event),
     })
 }
 
@@ -268,7 +268,7 @@ pub fn event_text(event: &Event, me: &str) -> Option<String> {
             removed,
             replaced,
         } => devices_changed_text(username, added, removed, replaced),
-        _ => return None,
+        _ => return super::group_output::event_text(event),
     })
 }
 
@@ -305,7 +305,7 @@ pub fn history_json(message: &StoredMessage, peer: &str, me: &str) -> Value {
 }
 
 /// Adds `"attachments": [...]` to a message's JSON when it has files.
-fn with_files(line: &mut Value, files: &[sotto_client::StoredAttachment]) {
+pub(super) fn with_files(line: &mut Value, files: &[sotto_client::StoredAttachment]) {
     if !files.is_empty() {
         line["attachments"] = attachments::list_json(files);
     }

@@ -127,6 +127,17 @@ async fn call(client: &Client, call: Call, session: &mut Session) -> anyhow::Res
             mark_verified,
             accept,
         } => verify(client, &username, mark_verified, accept).await,
+        Call::SendGroup {
+            group,
+            text,
+            attachments: paths,
+        } => {
+            let files = attachments::upload_all(client, &paths, true).await?;
+            let message = OutgoingMessage::text(text).with_attachments(files);
+            let id = client.send_group_message(&group, message).await?;
+            Ok(json!({"id": id, "group": group}))
+        }
+        Call::Group(call) => super::group_methods::call(client, call).await,
         Call::Subscribe => {
             if !session.subscribed {
                 session.subscribed = true;

@@ -5,6 +5,7 @@
 //! reconnecting with backoff; connections that called `subscribe` get every event as a
 //! notification.
 
+mod group_methods;
 mod methods;
 pub mod request;
 

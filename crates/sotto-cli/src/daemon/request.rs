@@ -92,6 +92,76 @@ pub enum Call {
     },
     /// `subscribe`: events as notifications from now on.
     Subscribe,
+    /// `send` with `"group"`: a text and files to every member of a group.
+    SendGroup {
+        /// The group (name or id prefix).
+        group: String,
+        /// The text.
+        text: String,
+        /// Files to upload and attach.
+        attachments: Vec<PathBuf>,
+    },
+    /// `group_*`, and `history` with `"group"`.
+    Group(GroupCall),
+}
+
+/// A group method; `group` is a group's name or a prefix of its id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GroupCall {
+    /// `group_create`.
+    Create {
+        /// Its name.
+        name: String,
+        /// Usernames to add.
+        members: Vec<String>,
+    },
+    /// `group_add`.
+    Add {
+        /// The group.
+        group: String,
+        /// Usernames.
+        usernames: Vec<String>,
+    },
+    /// `group_remove`.
+    Remove {
+        /// The group.
+        group: String,
+        /// Usernames.
+        usernames: Vec<String>,
+    },
+    /// `group_admins`: the admins, after adding and removing some.
+    Admins {
+        /// The group.
+        group: String,
+        /// Usernames to make admins.
+        add: Vec<String>,
+        /// Usernames to make plain members.
+        remove: Vec<String>,
+    },
+    /// `group_leave`.
+    Leave {
+        /// The group.
+        group: String,
+    },
+    /// `group_rename`.
+    Rename {
+        /// The group.
+        group: String,
+        /// The new name.
+        name: String,
+    },
+    /// `group_list`.
+    List,
+    /// `group_show`.
+    Show {
+        /// The group.
+        group: String,
+    },
+    /// `history` with `"group"`.
+    History {
+        /// The group.
+        group: String,
+    },
 }
 
 /// A decoded request; without an id it is a notification and gets no answer.
@@ -178,7 +248,10 @@ struct UserParams {
 
 #[derive(Deserialize)]
 struct SendParams {
-    username: String,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    group: Option<String>,
     #[serde(default)]
     text: String,
     #[serde(default)]
@@ -275,20 +348,7 @@ fn call(method: &str, params: Value) -> Result<Call, Option<String>> {
         serde_json::from_value(params).map_err(|e| Some(e.to_string()))
     }
     Ok(match method {
-        "send" => {
-            let SendParams {
-                username,
-                text,
-                reply_to,
-                attachments,
-            } = parse(params)?;
-            Call::Send {
-                username,
-                text,
-                reply_to,
-                attachments,
-            }
-        }
+        "send" => send_call(parse(params)?)?,
         "react" => {
             let ReactParams {
                 username,
@@ -349,8 +409,12 @@ fn call(method: &str, params: Value) -> Result<Call, Option<String>> {
         }
         "conversations" => Call::Conversations,
         "history" => {
-            let UserParams { username } = parse(params)?;
-            Call::History { username }
+            let HistoryParams { username, group } = parse(params)?;
+            match (username, group) {
+                (Some(username), None) => Call::History { username },
+                (None, Some(group)) => Call::Group(GroupCall::History { group }),
+                _ => return Err(Some("give \"username\" or \"group\"".to_owned())),
+            }
         }
         "verify" => {
             let VerifyParams {
@@ -365,6 +429,111 @@ fn call(method: &str, params: Value) -> Result<Call, Option<String>> {
             }
         }
         "subscribe" => Call::Subscribe,
+        _ => Call::Group(group_call(method, params)?),
+    })
+}
+
+fn send_call(params: SendParams) -> Result<Call, Option<String>> {
+    let SendParams {
+        username,
+        group,
+        text,
+        reply_to,
+        attachments,
+    } = params;
+    match (username, group) {
+        (Some(username), None) => Ok(Call::Send {
+            username,
+            text,
+            reply_to,
+            attachments,
+        }),
+        (None, Some(_)) if reply_to.is_some() => {
+            Err(Some("reply_to is not supported in groups".to_owned()))
+        }
+        (None, Some(group)) => Ok(Call::SendGroup {
+            group,
+            text,
+            attachments,
+        }),
+        _ => Err(Some("give \"username\" or \"group\"".to_owned())),
+    }
+}
+
+#[derive(Deserialize)]
+struct HistoryParams {
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    group: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct GroupParams {
+    group: String,
+}
+
+#[derive(Deserialize)]
+struct GroupCreateParams {
+    name: String,
+    #[serde(default)]
+    members: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct GroupMembersParams {
+    group: String,
+    usernames: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct GroupAdminsParams {
+    group: String,
+    #[serde(default)]
+    add: Vec<String>,
+    #[serde(default)]
+    remove: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct GroupRenameParams {
+    group: String,
+    name: String,
+}
+
+/// The group methods: `Err(None)` for an unknown method.
+fn group_call(method: &str, params: Value) -> Result<GroupCall, Option<String>> {
+    fn parse<T: serde::de::DeserializeOwned>(params: Value) -> Result<T, Option<String>> {
+        serde_json::from_value(params).map_err(|e| Some(e.to_string()))
+    }
+    Ok(match method {
+        "group_create" => {
+            let GroupCreateParams { name, members } = parse(params)?;
+            GroupCall::Create { name, members }
+        }
+        "group_add" => {
+            let GroupMembersParams { group, usernames } = parse(params)?;
+            GroupCall::Add { group, usernames }
+        }
+        "group_remove" => {
+            let GroupMembersParams { group, usernames } = parse(params)?;
+            GroupCall::Remove { group, usernames }
+        }
+        "group_admins" => {
+            let GroupAdminsParams { group, add, remove } = parse(params)?;
+            GroupCall::Admins { group, add, remove }
+        }
+        "group_leave" => GroupCall::Leave {
+            group: parse::<GroupParams>(params)?.group,
+        },
+        "group_rename" => {
+            let GroupRenameParams { group, name } = parse(params)?;
+            GroupCall::Rename { group, name }
+        }
+        "group_list" => GroupCall::List,
+        "group_show" => GroupCall::Show {
+            group: parse::<GroupParams>(params)?.group,
+        },
         _ => return Err(None),
     })
 }
@@ -422,6 +591,45 @@ mod tests {
         );
         let line = r#"{"jsonrpc":"2.0","method":"subscribe"}"#;
         assert_eq!(decode(line).unwrap().id, None);
+    }
+
+    #[test]
+    fn group_requests_decode_to_group_calls() {
+        let decoded = |line: &str| decode(line).map(|r| r.call);
+        let line =
+            r#"{"jsonrpc":"2.0","method":"send","params":{"group":"fam","text":"hi"},"id":1}"#;
+        assert_eq!(
+            decoded(line),
+            Ok(Call::SendGroup {
+                group: "fam".into(),
+                text: "hi".into(),
+                attachments: Vec::new()
+            })
+        );
+        let line = r#"{"jsonrpc":"2.0","method":"group_create","params":{"name":"fam","members":["bob"]},"id":2}"#;
+        assert_eq!(
+            decoded(line),
+            Ok(Call::Group(GroupCall::Create {
+                name: "fam".into(),
+                members: vec!["bob".into()]
+            }))
+        );
+        let line = r#"{"jsonrpc":"2.0","method":"history","params":{"group":"fam"},"id":3}"#;
+        assert_eq!(
+            decoded(line),
+            Ok(Call::Group(GroupCall::History {
+                group: "fam".into()
+            }))
+        );
+        let line = r#"{"jsonrpc":"2.0","method":"group_list","id":4}"#;
+        assert_eq!(decoded(line), Ok(Call::Group(GroupCall::List)));
+        for bad in [
+            r#"{"jsonrpc":"2.0","method":"send","params":{"group":"g","username":"bob"},"id":5}"#,
+            r#"{"jsonrpc":"2.0","method":"send","params":{"group":"g","reply_to":"m1"},"id":6}"#,
+            r#"{"jsonrpc":"2.0","method":"group_add","params":{"group":"g"},"id":7}"#,
+        ] {
+            assert_eq!(decode(bad).unwrap_err().code(), -32602, "{bad}");
+        }
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub enum Body {
     Delete(Delete),
     /// The conversation's disappearing-message timer changed.
     Timer(TimerChange),
+    /// Group control, over the pairwise session: a new admin-signed group state, the sender's
+    /// Sender Key, or a request to leave (never shown, never synced as such).
+    Group(GroupControl),
     /// A kind of body this version does not know: ignored.
     #[serde(other)]
     Unknown,
@@ -33,7 +36,10 @@ impl Body {
     /// Whether our own other devices get a copy (so every device shows the same history).
     /// Receipts and typing indicators concern only this device's view.
     pub fn syncs_to_own_devices(&self) -> bool {
-        !matches!(self, Body::Receipt(_) | Body::Typing(_) | Body::Unknown)
+        !matches!(
+            self,
+            Body::Receipt(_) | Body::Typing(_) | Body::Group(_) | Body::Unknown
+        )
     }
 
     /// Whether it is worthless unless delivered within seconds: never kept in an outbox,
@@ -170,4 +176,48 @@ pub struct Delete {
 pub struct TimerChange {
     /// Seconds a message lives on each device after it arrives; 0 turns the timer off.
     pub seconds: u32,
+}
+
+/// A group control message. Secret (a Sender Key reads every later message of its chain):
+/// `Debug` shows no bytes.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupControl {
+    /// The group id (32 bytes).
+    pub group_id: Base64Bytes,
+    /// A signed group state (`0x15 …`, docs/protocol.md §15.4), newer than the one in force
+    /// or the first one we learn of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<Base64Bytes>,
+    /// A signed group state too large for one message, as an encrypted attachment holding
+    /// exactly the bytes `state` would carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_attachment: Option<AttachmentPointer>,
+    /// The sender device's Sender Key distribution (`0x13 …`, §15.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_key: Option<Base64Bytes>,
+    /// The sender asks the group's admins to remove it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub leave: bool,
+}
+
+impl std::fmt::Debug for GroupControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupControl")
+            .field("state", &self.state.as_ref().map(|s| s.0.len()))
+            .field("state_attachment", &self.state_attachment)
+            .field(
+                "sender_key",
+                &self.sender_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("leave", &self.leave)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for GroupControl {
+    fn drop(&mut self) {
+        if let Some(key) = &mut self.sender_key {
+            zeroize::Zeroize::zeroize(&mut key.0);
+        }
+    }
 }

@@ -65,9 +65,39 @@ pub(super) fn check(body: &Body) -> Result<(), &'static str> {
         }
         Body::Delete(delete) => message_id(&delete.target_id),
         Body::Timer(timer) => bounded(timer.seconds <= MAX_EXPIRE_TIMER_S, "timer too long"),
+        Body::Group(control) => {
+            bounded(control.group_id.0.len() == 32, "group id is not 32 bytes")?;
+            bounded(
+                control.sender_key.as_ref().is_none_or(|k| k.0.len() <= 256),
+                "sender key too long",
+            )?;
+            bounded(
+                control
+                    .state
+                    .as_ref()
+                    .is_none_or(|s| s.0.len() <= MAX_GROUP_STATE_BYTES),
+                "group state too long",
+            )?;
+            match &control.state_attachment {
+                Some(pointer) => {
+                    attachment(pointer)?;
+                    bounded(
+                        pointer.size <= MAX_GROUP_STATE_ATTACHMENT_BYTES as u64,
+                        "group state attachment too large",
+                    )
+                }
+                None => Ok(()),
+            }
+        }
         Body::Typing(_) | Body::Unknown => Ok(()),
     }
 }
+
+/// The largest signed group state carried in a message (it must fit one envelope).
+pub const MAX_GROUP_STATE_BYTES: usize = 64 * 1024;
+
+/// The largest signed group state sent as an attachment (2,000 members take about 350 KB).
+pub const MAX_GROUP_STATE_ATTACHMENT_BYTES: usize = 1024 * 1024;
 
 /// The start of `text`, cut at a character boundary, for a quote.
 pub fn quote_excerpt(text: &str) -> String {

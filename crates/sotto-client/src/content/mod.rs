@@ -9,12 +9,13 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 pub use body::{
-    AttachmentPointer, Body, Delete, Edit, MessageRef, Quote, Reaction, Receipt, ReceiptKind,
-    TextMessage, TimerChange, Typing,
+    AttachmentPointer, Body, Delete, Edit, GroupControl, MessageRef, Quote, Reaction, Receipt,
+    ReceiptKind, TextMessage, TimerChange, Typing,
 };
 pub use limits::{
     DELETE_WINDOW_MS, EDIT_WINDOW_MS, MAX_ATTACHMENTS, MAX_EMOJI_BYTES, MAX_EXPIRE_TIMER_S,
-    MAX_QUOTE_BYTES, MAX_RECEIPT_IDS, quote_excerpt,
+    MAX_GROUP_STATE_ATTACHMENT_BYTES, MAX_GROUP_STATE_BYTES, MAX_QUOTE_BYTES, MAX_RECEIPT_IDS,
+    quote_excerpt,
 };
 pub(crate) use limits::{safe_attachment_id, safe_file_name};
 

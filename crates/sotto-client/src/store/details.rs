@@ -28,6 +28,9 @@ pub struct MessageDetails {
     /// Its disappearing timer in seconds, if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expire_timer: Option<u32>,
+    /// In a group conversation: the author's account id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
 }
 
 /// A file of a message, and where this device saved it.

@@ -1,0 +1,267 @@
+//! Reaching member devices: the pairwise control messages (state, Sender Key) and the one
+//! function that hands a group message to the relay, [`Client::deliver_group`].
+//!
+//! Devices come from the relay, identities from the verified state: a device whose bundle is
+//! not signed by the identity the state lists for its account is a ghost. It gets nothing, and
+//! [`Event::GroupRejected`] reports it.
+
+use std::collections::{HashMap, HashSet};
+
+use sotto_core::IdentityKey;
+use sotto_core::bundle::VerifiedPreKeyBundle;
+use sotto_proto::api::{Base64Bytes, OutgoingEnvelope, SendRequest};
+
+use crate::bundles::verify_device_bundle;
+use crate::client::Client;
+use crate::content::{Body, CONTENT_VERSION, Content, GroupControl};
+use crate::error::{ClientError, StoreError};
+use crate::events::Event;
+use crate::relay::SendOutcome;
+use crate::send::{Recipient, new_message_id};
+use crate::store::now_ms;
+
+/// Attempts at one PUT before the device list is declared unstable.
+const MAX_DEVICE_FIXES: usize = 3;
+
+/// Stands for "every device the relay lists" in a device list.
+const EVERY_DEVICE: u32 = u32::MAX;
+
+/// A member account to reach, with the identity the verified state lists for it.
+#[derive(Clone)]
+pub(crate) struct MemberTarget {
+    pub(crate) account_id: String,
+    pub(crate) identity: IdentityKey,
+    /// The group, for events about ghosts.
+    pub(crate) group_hex: String,
+}
+
+/// Devices the relay says we got wrong for one account.
+pub(crate) struct Mismatch {
+    pub(crate) account_id: String,
+    pub(crate) missing: Vec<u32>,
+    pub(crate) extra: Vec<u32>,
+}
+
+impl Client {
+    /// THE group fan-out: hands the same group ciphertext to every listed device of every
+    /// listed account. Today one PUT per account (one envelope per device); a multi-recipient
+    /// relay endpoint can replace the body of this function alone. Returns the accounts whose
+    /// device list the relay corrected, for the caller to share its Sender Key and retry.
+    ///
+    /// # Errors
+    /// A relay failure.
+    pub(crate) async fn deliver_group(
+        &self,
+        message_id: &str,
+        ciphertext: &[u8],
+        recipients: &[(String, Vec<u32>)],
+    ) -> Result<Vec<Mismatch>, ClientError> {
+        let mut mismatches = Vec::new();
+        for (account_id, devices) in recipients {
+            let request = SendRequest {
+                ephemeral: false,
+                envelopes: devices
+                    .iter()
+                    .map(|&device_id| OutgoingEnvelope {
+                        device_id,
+                        content: Base64Bytes(ciphertext.to_vec()),
+                    })
+                    .collect(),
+            };
+            match self.relay.send(account_id, message_id, &request).await? {
+                SendOutcome::Stored => {}
+                SendOutcome::DeviceMismatch { missing, extra } => mismatches.push(Mismatch {
+                    account_id: account_id.clone(),
+                    missing,
+                    extra,
+                }),
+            }
+        }
+        Ok(mismatches)
+    }
+
+    /// Sends a group control body to every device of `member` over the pairwise sessions
+    /// (starting sessions where needed) and returns the devices it reached. Not kept in the
+    /// outbox: a lost control message is sent again before the next group message.
+    ///
+    /// # Errors
+    /// Relay or store failures, [`ClientError::DeviceListUnstable`].
+    pub(crate) async fn send_control(
+        &self,
+        member: &MemberTarget,
+        control: GroupControl,
+    ) -> Result<Vec<u32>, ClientError> {
+        let content = Content {
+            version: CONTENT_VERSION,
+            id: new_message_id(),
+            sent_at: now_ms(),
+            body: Body::Group(control),
+            sender: self.account.username.clone(),
+            sent_to: None,
+        };
+        let plaintext = content.encode()?;
+        let (mut devices, mut bundles) = self.resolve_devices(member).await?;
+        for _ in 0..MAX_DEVICE_FIXES {
+            if devices.is_empty() {
+                return Ok(devices);
+            }
+            let envelopes = self
+                .encrypt_control(member, &devices, &bundles, &plaintext)
+                .await?;
+            let request = SendRequest {
+                ephemeral: false,
+                envelopes: envelopes
+                    .into_iter()
+                    .map(|(device_id, content)| OutgoingEnvelope {
+                        device_id,
+                        content: Base64Bytes(content),
+                    })
+                    .collect(),
+            };
+            match self
+                .relay
+                .send(&member.account_id, &content.id, &request)
+                .await?
+            {
+                SendOutcome::Stored => return Ok(devices),
+                SendOutcome::DeviceMismatch { missing, extra } => {
+                    devices.retain(|d| !extra.contains(d));
+                    bundles = self.member_bundles(member, &missing).await?;
+                    devices.extend(bundles.keys().copied());
+                    devices.sort_unstable();
+                    devices.dedup();
+                }
+            }
+        }
+        Err(ClientError::DeviceListUnstable(member.account_id.clone()))
+    }
+
+    /// Whether `(account, device)` is this very device.
+    pub(crate) fn is_this_device(&self, account_id: &str, device: u32) -> bool {
+        account_id == self.account.account_id && device == self.account.device_id
+    }
+
+    /// The devices of a member to send to, with the bundles of those we have no session with.
+    pub(crate) async fn resolve_devices(
+        &self,
+        member: &MemberTarget,
+    ) -> Result<(Vec<u32>, HashMap<u32, VerifiedPreKeyBundle>), ClientError> {
+        let mut devices = self.member_devices(member).await?;
+        let bundles = self.member_bundles(member, &devices).await?;
+        if devices == [EVERY_DEVICE] {
+            devices = bundles.keys().copied().collect();
+            devices.sort_unstable();
+        }
+        devices.retain(|&d| !self.is_this_device(&member.account_id, d));
+        Ok((devices, bundles))
+    }
+
+    /// The devices of a member we have a session with under the state's identity; if none,
+    /// every device the relay lists (our own account: all but this device).
+    pub(crate) async fn member_devices(
+        &self,
+        member: &MemberTarget,
+    ) -> Result<Vec<u32>, ClientError> {
+        let known: Vec<u32> = {
+            let mut tx = self.store.begin().await?;
+            let sessions = self.store.sessions_of(&mut tx, &member.account_id).await?;
+            sessions
+                .into_iter()
+                .filter(|(_, r)| r.remote_identity() == Some(&member.identity))
+                .map(|(d, _)| d)
+                .collect()
+        };
+        if !known.is_empty() {
+            return Ok(known);
+        }
+        if member.account_id == self.account.account_id {
+            let info = self.relay.account(&self.account.username).await?;
+            return Ok(info
+                .map(|i| i.devices.iter().map(|d| d.device_id).collect())
+                .unwrap_or_default());
+        }
+        Ok(vec![EVERY_DEVICE])
+    }
+
+    /// Fetches and verifies the bundles of `devices` we have no session with ([`EVERY_DEVICE`]:
+    /// every device). A bundle not signed by the member's identity in the state is a ghost:
+    /// left out and reported.
+    async fn member_bundles(
+        &self,
+        member: &MemberTarget,
+        devices: &[u32],
+    ) -> Result<HashMap<u32, VerifiedPreKeyBundle>, ClientError> {
+        let with_session: HashSet<u32> = {
+            let mut tx = self.store.begin().await?;
+            let sessions = self.store.sessions_of(&mut tx, &member.account_id).await?;
+            sessions
+                .into_iter()
+                .filter(|(_, r)| r.remote_identity() == Some(&member.identity))
+                .map(|(d, _)| d)
+                .collect()
+        };
+        let mut bundles = HashMap::new();
+        for &device in devices {
+            if with_session.contains(&device) || self.is_this_device(&member.account_id, device) {
+                continue;
+            }
+            let which = (device != EVERY_DEVICE).then_some(device);
+            let answer = self.relay.bundles(&member.account_id, which).await?;
+            for bundle in &answer.devices {
+                if self.is_this_device(&member.account_id, bundle.device_id) {
+                    continue;
+                }
+                let verified =
+                    verify_device_bundle(&member.account_id, &answer.identity_key.0, bundle);
+                match verified {
+                    Ok(v) if v.identity == member.identity => {
+                        bundles.insert(bundle.device_id, v);
+                    }
+                    _ => self.emit(Event::GroupRejected {
+                        group_id: Some(member.group_hex.clone()),
+                        sender_account: Some(member.account_id.clone()),
+                        reason: format!(
+                            "ghost device {}: its keys are not signed by the identity the \
+                             group state lists",
+                            bundle.device_id
+                        ),
+                    }),
+                }
+            }
+        }
+        Ok(bundles)
+    }
+
+    /// Encrypts a control message for `devices` (starting sessions from `bundles`) and saves
+    /// the sessions in one transaction.
+    async fn encrypt_control(
+        &self,
+        member: &MemberTarget,
+        devices: &[u32],
+        bundles: &HashMap<u32, VerifiedPreKeyBundle>,
+        plaintext: &[u8],
+    ) -> Result<Vec<(u32, Vec<u8>)>, ClientError> {
+        let _guard = self.sessions.lock().await;
+        let mut records: HashMap<_, _> = {
+            let mut tx = self.store.begin().await?;
+            let all = self.store.sessions_of(&mut tx, &member.account_id).await?;
+            all.into_iter().collect()
+        };
+        let to = Recipient {
+            username: &member.account_id,
+            account_id: &member.account_id,
+            identity: &member.identity,
+        };
+        let envelopes = self.encrypt_for(&to, devices, &mut records, bundles, plaintext)?;
+        let mut tx = self.store.begin().await?;
+        for device in devices {
+            if let Some(record) = records.get(device) {
+                self.store
+                    .save_session(&mut tx, &member.account_id, *device, record)
+                    .await?;
+            }
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(envelopes)
+    }
+}
