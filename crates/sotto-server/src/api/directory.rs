@@ -9,7 +9,7 @@
 use super::error::ApiError;
 use crate::domain::{AccountId, DeviceAddress, DeviceId};
 use crate::store::{DeviceCredentials, Store};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,6 +22,8 @@ const MAX_ENTRIES: usize = 100_000;
 pub struct Recipient {
     /// Its current devices.
     pub devices: BTreeSet<DeviceId>,
+    /// The registration id of each current device.
+    pub registration_ids: BTreeMap<DeviceId, u32>,
 }
 
 struct Timed<V> {
@@ -120,14 +122,11 @@ impl Directory {
         let enabled = self.store.account(account).await?.filter(|a| !a.disabled);
         let recipient = match enabled {
             Some(_) => {
-                let devices = self
-                    .store
-                    .devices(account)
-                    .await?
-                    .iter()
-                    .map(|d| d.id)
-                    .collect();
-                Some(Recipient { devices })
+                let devices = self.store.devices(account).await?;
+                Some(Recipient {
+                    devices: devices.iter().map(|d| d.id).collect(),
+                    registration_ids: devices.iter().map(|d| (d.id, d.registration_id)).collect(),
+                })
             }
             None => None,
         };

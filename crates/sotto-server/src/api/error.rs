@@ -5,7 +5,7 @@ use crate::store::StoreError;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use sotto_proto::api::ErrorBody;
+use sotto_proto::api::{AccountDeviceMismatch, ErrorBody};
 use std::time::Duration;
 
 /// A failed request. The variants' codes are part of the API (see `docs/server.md`).
@@ -65,6 +65,15 @@ pub enum ApiError {
         /// Devices the sender must drop.
         extra: Vec<u32>,
     },
+    /// Some accounts of a multi-recipient send have a stale device list.
+    #[error("device list mismatch for {} recipient account(s)", .0.len())]
+    AccountsMismatch(Vec<AccountDeviceMismatch>),
+    /// Some accounts of a multi-recipient send do not exist or are disabled.
+    #[error("{} recipient account(s) not found", .0.len())]
+    UnknownAccounts(Vec<String>),
+    /// A multi-recipient send addresses more devices than allowed.
+    #[error("a multi-recipient send may address at most {0} devices")]
+    TooManyRecipients(usize),
     /// One envelope is larger than allowed.
     #[error("envelope larger than {0} bytes")]
     EnvelopeTooLarge(usize),
@@ -134,7 +143,11 @@ impl ApiError {
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             UsernameTaken => (StatusCode::CONFLICT, "username_taken"),
             TooManyDevices => (StatusCode::CONFLICT, "too_many_devices"),
-            DeviceMismatch { .. } => (StatusCode::CONFLICT, "device_mismatch"),
+            DeviceMismatch { .. } | AccountsMismatch(_) => {
+                (StatusCode::CONFLICT, "device_mismatch")
+            }
+            UnknownAccounts(_) => (StatusCode::NOT_FOUND, "not_found"),
+            TooManyRecipients(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_many_recipients"),
             EnvelopeTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "envelope_too_large"),
             BodyTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
@@ -195,6 +208,14 @@ impl IntoResponse for ApiError {
             message: self.to_string(),
             missing_devices,
             extra_devices,
+            accounts: match &self {
+                ApiError::AccountsMismatch(accounts) => accounts.clone(),
+                _ => Vec::new(),
+            },
+            unknown_accounts: match &self {
+                ApiError::UnknownAccounts(accounts) => accounts.clone(),
+                _ => Vec::new(),
+            },
         };
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();

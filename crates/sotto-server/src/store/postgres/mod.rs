@@ -14,6 +14,7 @@ mod accounts;
 mod attachments;
 mod batch;
 mod mailbox;
+mod multi;
 mod prekeys;
 mod writer;
 

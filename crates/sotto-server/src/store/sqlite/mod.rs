@@ -13,6 +13,7 @@ mod accounts;
 mod attachments;
 mod batch;
 mod mailbox;
+mod multi;
 mod prekeys;
 mod writer;
 
