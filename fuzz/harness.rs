@@ -852,6 +852,7 @@ pub fn api_json(data: &[u8]) {
     round_trip::<api::PreKeyBundle>(data);
     round_trip::<api::SendResponse>(data);
     round_trip::<api::ErrorBody>(data);
+    round_trip::<api::MultiSendRequest>(data);
 }
 
 fn round_trip<T>(data: &[u8])
@@ -939,6 +940,8 @@ fn api_json_seeds() -> Vec<Vec<u8>> {
         r#"{"code":"rate_limited","message":"slow down"}"#,
         r#"{"type":"queue_empty"}"#,
         r#"{"type":"envelope","id":1,"message_id":"m-1","sender_account":null,"sender_device":null,"server_timestamp":0,"content":""}"#,
+        r#"{"content":"AAEC","recipients":[{"account_id":"0123456789abcdef0123456789abcdef","devices":[{"device_id":1,"registration_id":42},{"device_id":2,"registration_id":43}]}]}"#,
+        r#"{"code":"device_mismatch","message":"m","accounts":[{"account_id":"0123456789abcdef0123456789abcdef","missing_devices":[3],"stale_devices":[1]}],"unknown_accounts":["fedcba9876543210fedcba9876543210"]}"#,
     ]
     .iter()
     .map(|s| s.as_bytes().to_vec())

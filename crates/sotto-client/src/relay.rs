@@ -10,8 +10,8 @@ use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
 use sotto_proto::api::{
-    AccountInfo, ErrorBody, PreKeyBundle, PreKeyCount, PreKeyUpload, RegisterRequest,
-    RegisterResponse, SendRequest, SendResponse,
+    AccountDeviceMismatch, AccountInfo, ErrorBody, MultiSendRequest, PreKeyBundle, PreKeyCount,
+    PreKeyUpload, RegisterRequest, RegisterResponse, SendRequest, SendResponse,
 };
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
@@ -31,6 +31,21 @@ pub(crate) enum SendOutcome {
     DeviceMismatch { missing: Vec<u32>, extra: Vec<u32> },
     /// These devices have another registration id than our sessions were made with.
     StaleDevices(Vec<u32>),
+}
+
+/// What the relay said to a multi-recipient send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(
+    dead_code,
+    reason = "group sends use it; until then only the test of send_multi"
+)]
+pub(crate) enum MultiSendOutcome {
+    /// Stored once for every listed device (`duplicate`: it already was, nothing new stored).
+    Stored { duplicate: bool },
+    /// Some accounts' device lists were stale: nothing was stored.
+    DeviceMismatch(Vec<AccountDeviceMismatch>),
+    /// Some accounts do not exist (or are disabled): nothing was stored.
+    UnknownAccounts(Vec<String>),
 }
 
 /// One relay, reached as one device.
@@ -216,6 +231,41 @@ impl Relay {
         Err(status_error(status, &headers, &bytes))
     }
 
+    /// Sends one ciphertext (a Sender Key group message) to every device listed in `request`,
+    /// stored once by the relay (`PUT /v1/messages/multi/{message_id}`). A stale routing list
+    /// or unknown accounts come back as outcomes, every other refusal as an error.
+    #[allow(
+        dead_code,
+        reason = "group sends call it; until then only its test does"
+    )]
+    pub(crate) async fn send_multi(
+        &self,
+        message_id: &str,
+        request: &MultiSendRequest,
+    ) -> Result<MultiSendOutcome, RelayError> {
+        let path = format!("/v1/messages/multi/{message_id}");
+        let (status, headers, bytes) = self
+            .request(Method::PUT, &path, Self::json(request)?)
+            .await?;
+        if status.is_success() {
+            let answer: SendResponse =
+                serde_json::from_slice(&bytes).map_err(|e| RelayError::Malformed(e.to_string()))?;
+            return Ok(MultiSendOutcome::Stored {
+                duplicate: answer.duplicate,
+            });
+        }
+        let body = serde_json::from_slice::<ErrorBody>(&bytes).ok();
+        match body {
+            Some(body) if status == StatusCode::CONFLICT && body.code == "device_mismatch" => {
+                Ok(MultiSendOutcome::DeviceMismatch(body.accounts))
+            }
+            Some(body) if status == StatusCode::NOT_FOUND && !body.unknown_accounts.is_empty() => {
+                Ok(MultiSendOutcome::UnknownAccounts(body.unknown_accounts))
+            }
+            _ => Err(status_error(status, &headers, &bytes)),
+        }
+    }
+
     /// Opens this device's delivery WebSocket.
     pub(crate) async fn connect(&self) -> Result<DeliverySocket, RelayError> {
         let scheme = if self.endpoint.is_tls() { "wss" } else { "ws" };
@@ -255,3 +305,7 @@ pub(crate) fn status_error(
         message,
     }
 }
+
+#[cfg(test)]
+#[path = "relay_multi_tests.rs"]
+mod multi_tests;

@@ -230,6 +230,9 @@ fn api_json_seeds_decode() {
     assert!(serde_json::from_slice::<api::ErrorBody>(&seeds[2]).is_ok());
     assert!(serde_json::from_slice::<api::ServerFrame>(&seeds[3]).is_ok());
     assert!(serde_json::from_slice::<api::ServerFrame>(&seeds[4]).is_ok());
+    assert!(serde_json::from_slice::<api::MultiSendRequest>(&seeds[5]).is_ok());
+    let mismatch: api::ErrorBody = serde_json::from_slice(&seeds[6]).unwrap();
+    assert_eq!(mismatch.accounts[0].stale_devices, [1]);
 }
 
 #[test]

@@ -238,6 +238,54 @@ pub struct SendResponse {
     pub duplicate: bool,
 }
 
+/// One recipient device of a multi-recipient send, with the registration id the sender
+/// knows for it (a different one means the device was re-installed: its sessions are stale).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientDevice {
+    /// Device id.
+    pub device_id: u32,
+    /// The device's registration id as the sender knows it.
+    pub registration_id: u32,
+}
+
+/// One recipient account of a multi-recipient send and every one of its current devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MultiRecipient {
+    /// Account id.
+    pub account_id: String,
+    /// Exactly the account's current devices (without the sending device on one's own account).
+    pub devices: Vec<RecipientDevice>,
+}
+
+/// `PUT /v1/messages/multi/{message_id}`: one ciphertext (a Sender Key group message) for
+/// every listed device, stored once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MultiSendRequest {
+    /// The opaque ciphertext every listed device receives (at most 96 KiB by default).
+    pub content: Base64Bytes,
+    /// Recipient accounts and their devices.
+    pub recipients: Vec<MultiRecipient>,
+}
+
+/// How one recipient account's device list in a multi-recipient send is stale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountDeviceMismatch {
+    /// Account id.
+    pub account_id: String,
+    /// Devices the sender left out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_devices: Vec<u32>,
+    /// Devices the sender addressed that do not exist.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_devices: Vec<u32>,
+    /// Devices whose registration id differs from the one the sender gave (re-installed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stale_devices: Vec<u32>,
+}
+
 /// Error body of every failed request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -254,6 +302,14 @@ pub struct ErrorBody {
     /// Devices whose registration id changed (only with code `stale_devices`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stale_devices: Vec<u32>,
+    /// Per recipient account, how its device list is stale (only with code `device_mismatch`
+    /// answering a multi-recipient send).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<AccountDeviceMismatch>,
+    /// Recipient accounts of a multi-recipient send that do not exist or are disabled (only
+    /// with code `not_found`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown_accounts: Vec<String>,
 }
 
 /// `POST /v1/provisioning`: a new, short-lived channel for linking a device.

@@ -220,7 +220,7 @@ async fn send_stores_once_and_checks_devices() {
     let queued = relay.store.pending(&address(&bob), 0, 10, 0).await.unwrap();
     assert_eq!(queued.len(), 1);
     assert_eq!(
-        (queued[0].content.as_slice(), queued[0].sender.clone()),
+        (&queued[0].content[..], queued[0].sender.clone()),
         (&b"hi"[..], Some(address(&alice)))
     );
     // A copy to one's own other devices must not include the sending device.

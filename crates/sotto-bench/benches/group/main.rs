@@ -18,11 +18,17 @@
 //! - `group_state_load/<n>`: `VerifiedGroupState::from_bytes` of the stored state (no signature
 //!   checked again, every key still validated).
 //!
+//! - `group_send/<n>`, `membership_change_{admin,member}/<n>`: see `fanout.rs`.
+//!
 //! Times are the thread's CPU time; `docs/benchmarks.md` holds results.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 #[path = "../protocol/cpu_time.rs"]
 mod cpu_time;
+mod fanout;
+#[allow(dead_code)] // shared with the protocol bench, which uses all of it
+#[path = "../protocol/harness.rs"]
+mod harness;
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -219,6 +225,7 @@ fn config() -> Criterion<CpuTime> {
 criterion_group! {
     name = groups;
     config = config();
-    targets = group_message, distribution, state_verification
+    targets = group_message, distribution, state_verification, fanout::group_send,
+        fanout::membership_change
 }
 criterion_main!(groups);

@@ -5,7 +5,7 @@ use crate::store::StoreError;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use sotto_proto::api::ErrorBody;
+use sotto_proto::api::{AccountDeviceMismatch, ErrorBody};
 use std::time::Duration;
 
 /// A failed request. The variants' codes are part of the API (see `docs/server.md`).
@@ -80,6 +80,15 @@ pub enum ApiError {
     /// A provisioning message larger than allowed.
     #[error("provisioning message larger than {0} bytes")]
     ProvisioningTooLarge(usize),
+    /// Some accounts of a multi-recipient send have a stale device list.
+    #[error("device list mismatch for {} recipient account(s)", .0.len())]
+    AccountsMismatch(Vec<AccountDeviceMismatch>),
+    /// Some accounts of a multi-recipient send do not exist or are disabled.
+    #[error("{} recipient account(s) not found", .0.len())]
+    UnknownAccounts(Vec<String>),
+    /// A multi-recipient send addresses more devices than allowed.
+    #[error("a multi-recipient send may address at most {0} devices")]
+    TooManyRecipients(usize),
     /// One envelope is larger than allowed.
     #[error("envelope larger than {0} bytes")]
     EnvelopeTooLarge(usize),
@@ -152,7 +161,11 @@ impl ApiError {
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             UsernameTaken => (StatusCode::CONFLICT, "username_taken"),
             TooManyDevices => (StatusCode::CONFLICT, "too_many_devices"),
-            DeviceMismatch { .. } => (StatusCode::CONFLICT, "device_mismatch"),
+            DeviceMismatch { .. } | AccountsMismatch(_) => {
+                (StatusCode::CONFLICT, "device_mismatch")
+            }
+            UnknownAccounts(_) => (StatusCode::NOT_FOUND, "not_found"),
+            TooManyRecipients(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_many_recipients"),
             StaleDevices(_) => (StatusCode::GONE, "stale_devices"),
             InvalidLinkToken => (StatusCode::FORBIDDEN, "invalid_link_token"),
             ChannelFilled => (StatusCode::CONFLICT, "channel_filled"),
@@ -225,6 +238,14 @@ impl IntoResponse for ApiError {
             missing_devices,
             extra_devices,
             stale_devices,
+            accounts: match &self {
+                ApiError::AccountsMismatch(accounts) => accounts.clone(),
+                _ => Vec::new(),
+            },
+            unknown_accounts: match &self {
+                ApiError::UnknownAccounts(accounts) => accounts.clone(),
+                _ => Vec::new(),
+            },
         };
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();

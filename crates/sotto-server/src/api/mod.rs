@@ -14,6 +14,7 @@ mod json;
 mod keys;
 pub(crate) mod messages;
 pub(crate) mod provisioning;
+pub(crate) mod multi;
 
 pub use error::ApiError;
 
@@ -97,6 +98,12 @@ pub fn router(state: AppState) -> Router {
         .route("/keys/count", get(keys::count))
         .route("/keys/{account_id}/{device_id}", get(keys::bundle))
         .route("/messages/{account_id}/{message_id}", put(messages::send))
+        .route(
+            "/messages/multi/{message_id}",
+            put(multi::send_multi).layer(DefaultBodyLimit::max(multi::max_body_bytes(
+                &state.policy.limits,
+            ))),
+        )
         .route("/websocket", get(delivery::websocket))
         .route("/attachments", post(attachments::create))
         .route(

@@ -227,7 +227,7 @@ mod tests {
             message_id: "m".into(),
             sender: None,
             server_timestamp: 0,
-            content: vec![1],
+            content: vec![1].into(),
         };
         for id in 0..=LIVE_QUEUE as i64 {
             bus.deliver(&address, envelope(id));

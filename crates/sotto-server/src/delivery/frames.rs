@@ -101,7 +101,7 @@ fn delivered(envelope: QueuedEnvelope) -> DeliveredEnvelope {
         sender_account: envelope.sender.as_ref().map(|s| s.account.to_string()),
         sender_device: envelope.sender.as_ref().map(|s| s.device.get()),
         server_timestamp: envelope.server_timestamp,
-        content: Base64Bytes(envelope.content),
+        content: Base64Bytes(envelope.content.into()),
     }
 }
 
@@ -112,7 +112,7 @@ fn pushed(envelope: QueuedEnvelope) -> PushedEnvelope {
         sender_account: envelope.sender.as_ref().map(|s| s.account.to_string()),
         sender_device: envelope.sender.as_ref().map(|s| s.device.get()),
         server_timestamp: envelope.server_timestamp,
-        content: envelope.content,
+        content: envelope.content.into(),
     }
 }
 

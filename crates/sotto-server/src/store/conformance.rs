@@ -10,6 +10,8 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 
+mod multi;
+
 /// A fresh store plus whatever must outlive it (a temporary directory, a database handle).
 pub(crate) struct Fixture {
     pub store: Arc<dyn Store>,
@@ -44,6 +46,7 @@ where
     concurrent_retries_store_once(factory().await).await;
     commit_hook_sees_each_stored_envelope_once(factory().await).await;
     super::conformance_linking::run(&factory).await;
+    multi::run(&factory).await;
 }
 
 fn signed(id: u32, tag: u8) -> SignedPreKey {
@@ -400,7 +403,7 @@ async fn mailbox_orders_dedups_and_acks(f: Fixture) {
     let queued = store.pending(&b1, 0, 10, 1_000_000).await.unwrap();
     let order: Vec<_> = queued.iter().map(|e| e.message_id.as_str()).collect();
     assert_eq!(order, ids);
-    assert_eq!(queued[0].content, b"message-0000000001/1");
+    assert_eq!(&queued[0].content[..], b"message-0000000001/1");
     assert_eq!(
         (queued[0].sender.clone(), queued[0].server_timestamp),
         (Some(alice.clone()), 1_000_000)

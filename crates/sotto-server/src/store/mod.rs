@@ -11,6 +11,7 @@ use crate::domain::{AccountId, DeviceAddress, DeviceId, MessageId, SecretHash, U
 use async_trait::async_trait;
 pub use attachments::{AttachmentIndex, AttachmentRecord, AttachmentUsage, NewAttachment};
 pub use linking::{ChannelContents, LinkRequest, LinkingStore};
+use bytes::Bytes;
 use sotto_proto::api::{PreKey, PreKeyUpload, SignedPreKey};
 
 mod attachments;
@@ -268,6 +269,38 @@ pub struct Submission {
     pub max_queue: u32,
 }
 
+/// A multi-recipient send: one ciphertext for every listed device of several accounts, stored
+/// once and referenced by each device's queue entry.
+#[derive(Debug, Clone)]
+pub struct MultiSubmission {
+    /// Client-chosen idempotency key, remembered per recipient account.
+    pub message_id: MessageId,
+    /// Authenticated sender, if any.
+    pub sender: Option<DeviceAddress>,
+    /// The ciphertext every device receives.
+    pub content: Bytes,
+    /// Recipient accounts (each once) and their devices (each once, at least one).
+    pub recipients: Vec<(AccountId, Vec<DeviceId>)>,
+    /// Server receive time (ms since the epoch).
+    pub now_ms: i64,
+    /// Envelopes and payload expire at `now_ms + ttl_ms`; the id is remembered as long.
+    pub ttl_ms: i64,
+    /// Maximum envelopes queued per device.
+    pub max_queue: u32,
+}
+
+impl MultiSubmission {
+    /// Every addressed device.
+    pub fn devices(&self) -> impl Iterator<Item = DeviceAddress> + '_ {
+        self.recipients.iter().flat_map(|(account, devices)| {
+            devices.iter().map(move |device| DeviceAddress {
+                account: account.clone(),
+                device: *device,
+            })
+        })
+    }
+}
+
 /// The outcome of a send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendOutcome {
@@ -288,8 +321,8 @@ pub struct QueuedEnvelope {
     pub sender: Option<DeviceAddress>,
     /// Server receive time (ms).
     pub server_timestamp: i64,
-    /// Ciphertext.
-    pub content: Vec<u8>,
+    /// Ciphertext; shared, not copied, between the devices of a multi-recipient send.
+    pub content: Bytes,
 }
 
 /// How a backend's group commit is doing.
@@ -323,6 +356,14 @@ pub trait Mailbox: Send + Sync {
     /// Stores every envelope of a send in one durable transaction, once per message id:
     /// returns only after the commit is durable. Fails with `MailboxFull`, storing nothing.
     async fn store(&self, send: Submission) -> Result<SendOutcome, StoreError>;
+    /// Stores a multi-recipient send in one durable transaction: the ciphertext once, one queue
+    /// entry per device referencing it. Accounts that already remember the message id get
+    /// nothing new; `Duplicate` when that is all of them. Fails with `MailboxFull` (storing
+    /// nothing) if any device's queue is full. The ciphertext is deleted with the last entry
+    /// referencing it (acknowledged or expired).
+    async fn store_multi(&self, send: MultiSubmission) -> Result<SendOutcome, StoreError>;
+    /// Number of multi-recipient ciphertexts stored (for tests and metrics).
+    async fn shared_payloads(&self) -> Result<u64, StoreError>;
     /// Unexpired envelopes of a device with id greater than `after`, oldest first.
     async fn pending(
         &self,

@@ -14,8 +14,9 @@ pub(super) type Stored = (
     Vec<(DeviceAddress, QueuedEnvelope)>,
 );
 
-/// Stores a batch of sends inside the caller's transaction. A send that would overflow a
-/// mailbox gets `MailboxFull` and stores nothing; the others are unaffected.
+/// Stores a batch of sends inside the caller's transaction, which holds the recipient
+/// accounts' locks ([`lock_accounts`]). A send that would overflow a mailbox gets
+/// `MailboxFull` and stores nothing; the others are unaffected.
 pub(super) async fn store_sends(
     conn: &mut PgConnection,
     sends: &[&Submission],
@@ -23,8 +24,6 @@ pub(super) async fn store_sends(
     if sends.is_empty() {
         return Ok((Vec::new(), Vec::new()));
     }
-    let accounts: BTreeSet<&str> = sends.iter().map(|s| s.recipient.as_str()).collect();
-    lock_accounts(conn, &accounts).await?;
     let mut known = known_ids(conn, sends).await?;
     let mut lengths = queue_lengths(conn, sends).await?;
     let mut outcomes = Vec::with_capacity(sends.len());
@@ -68,7 +67,7 @@ pub(super) async fn store_sends(
 
 /// Serialises writers of the same recipient accounts across every node until commit, in a
 /// fixed (sorted) order so that two batches cannot deadlock.
-async fn lock_accounts(
+pub(super) async fn lock_accounts(
     conn: &mut PgConnection,
     accounts: &BTreeSet<&str>,
 ) -> Result<(), StoreError> {
@@ -216,7 +215,7 @@ async fn insert_envelopes(
             message_id: send.message_id.as_str().to_owned(),
             sender: send.sender.clone(),
             server_timestamp: send.now_ms,
-            content: envelope.content.clone(),
+            content: envelope.content.clone().into(),
         };
         inserted.push((device, queued));
     }

@@ -3,7 +3,7 @@
 
 use super::{PostgresStore, batch::sender_from_columns, device_column};
 use crate::domain::{AccountId, DeviceAddress};
-use crate::store::{Mailbox, QueuedEnvelope, SendOutcome, StoreError, Submission};
+use crate::store::{Mailbox, MultiSubmission, QueuedEnvelope, SendOutcome, StoreError, Submission};
 use async_trait::async_trait;
 use sqlx::{Row, postgres::PgRow};
 
@@ -16,7 +16,7 @@ fn envelope_from_row(row: &PgRow) -> Result<QueuedEnvelope, StoreError> {
             row.try_get("sender_device")?,
         )?,
         server_timestamp: row.try_get("server_timestamp")?,
-        content: row.try_get("content")?,
+        content: row.try_get::<Vec<u8>, _>("content")?.into(),
     })
 }
 
@@ -42,7 +42,11 @@ impl Mailbox for PostgresStore {
         now_ms: i64,
     ) -> Result<Vec<QueuedEnvelope>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, message_id, sender_account, sender_device, server_timestamp, content FROM mailbox
+            "SELECT id, message_id, sender_account, sender_device, server_timestamp,
+                    CASE WHEN payload_id IS NULL THEN content
+                         ELSE (SELECT p.content FROM shared_payloads p WHERE p.id = payload_id) END
+                    AS content
+             FROM mailbox
              WHERE account_id = $1 AND device_id = $2 AND id > $3 AND expires_at > $4 ORDER BY id LIMIT $5",
         )
         .bind(device.account.as_str())
@@ -53,6 +57,17 @@ impl Mailbox for PostgresStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(envelope_from_row).collect()
+    }
+
+    async fn store_multi(&self, send: MultiSubmission) -> Result<SendOutcome, StoreError> {
+        self.writer.store_multi(send).await
+    }
+
+    async fn shared_payloads(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM shared_payloads")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n.unsigned_abs())
     }
 
     async fn ack(&self, device: &DeviceAddress, ids: &[i64]) -> Result<u64, StoreError> {
@@ -96,6 +111,12 @@ impl Mailbox for PostgresStore {
             .execute(&mut *tx)
             .await?;
         sqlx::query("DELETE FROM message_ids WHERE expires_at <= $1")
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        // The trigger released the payloads of the rows just deleted; this catches any
+        // payload whose rows went without it (none should), as they expire together.
+        sqlx::query("DELETE FROM shared_payloads WHERE expires_at <= $1")
             .bind(now_ms)
             .execute(&mut *tx)
             .await?;

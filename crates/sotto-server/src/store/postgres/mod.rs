@@ -15,6 +15,7 @@ mod attachments;
 mod batch;
 mod linking;
 mod mailbox;
+mod multi;
 mod prekeys;
 mod writer;
 

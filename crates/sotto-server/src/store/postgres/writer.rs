@@ -2,10 +2,11 @@
 //! transaction, then tells the commit hook, in commit order. Batching amortises the commit's
 //! round trips and WAL flush over many sends; one task per node keeps the hook in id order.
 
-use super::batch;
+use super::{batch, multi};
 use crate::domain::DeviceAddress;
-use crate::store::{CommitHook, CommitStats, SendOutcome, StoreError, Submission};
+use crate::store::{CommitHook, CommitStats, MultiSubmission, SendOutcome, StoreError, Submission};
 use sqlx::PgPool;
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
@@ -18,8 +19,14 @@ const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
 const QUEUE: usize = 4096;
 
 struct Job {
-    send: Submission,
+    send: Work,
     reply: oneshot::Sender<Result<SendOutcome, StoreError>>,
+}
+
+/// What a job stores.
+enum Work {
+    Single(Submission),
+    Multi(MultiSubmission),
 }
 
 #[derive(Default)]
@@ -61,6 +68,17 @@ impl WriterHandle {
     }
 
     pub(super) async fn store(&self, send: Submission) -> Result<SendOutcome, StoreError> {
+        self.submit(Work::Single(send)).await
+    }
+
+    pub(super) async fn store_multi(
+        &self,
+        send: MultiSubmission,
+    ) -> Result<SendOutcome, StoreError> {
+        self.submit(Work::Multi(send)).await
+    }
+
+    async fn submit(&self, send: Work) -> Result<SendOutcome, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.jobs
             .send(Job { send, reply })
@@ -103,12 +121,15 @@ async fn run(pool: PgPool, mut rx: mpsc::Receiver<Job>, shared: Arc<Shared>) {
     }
 }
 
-fn size(send: &Submission) -> usize {
-    send.envelopes.iter().map(|e| e.content.len()).sum()
+fn size(send: &Work) -> usize {
+    match send {
+        Work::Single(send) => send.envelopes.iter().map(|e| e.content.len()).sum(),
+        Work::Multi(send) => send.content.len(),
+    }
 }
 
 async fn commit(pool: &PgPool, jobs: Vec<Job>, shared: &Shared) {
-    let sends: Vec<&Submission> = jobs.iter().map(|j| &j.send).collect();
+    let sends: Vec<&Work> = jobs.iter().map(|j| &j.send).collect();
     match write(pool, &sends).await {
         Ok((outcomes, inserted)) => {
             shared.commits.fetch_add(1, Ordering::Relaxed);
@@ -143,9 +164,42 @@ type Written = (
     Vec<(DeviceAddress, crate::store::QueuedEnvelope)>,
 );
 
-async fn write(pool: &PgPool, sends: &[&Submission]) -> Result<Written, StoreError> {
+/// Stores the batch in one transaction: every recipient account locked first, in one sorted
+/// pass (two batches locking in different orders could deadlock), then the single sends, then
+/// the multi-recipient ones. Outcomes come back in the order of `sends`.
+async fn write(pool: &PgPool, sends: &[&Work]) -> Result<Written, StoreError> {
+    let mut singles = Vec::new();
+    let mut multis = Vec::new();
+    let mut accounts = BTreeSet::new();
+    for send in sends {
+        match send {
+            Work::Single(s) => {
+                accounts.insert(s.recipient.as_str());
+                singles.push(s);
+            }
+            Work::Multi(m) => {
+                accounts.extend(m.recipients.iter().map(|(a, _)| a.as_str()));
+                multis.push(m);
+            }
+        }
+    }
     let mut tx = pool.begin().await?;
-    let written = batch::store_sends(&mut tx, sends).await?;
+    if !accounts.is_empty() {
+        batch::lock_accounts(&mut tx, &accounts).await?;
+    }
+    let (single_outcomes, mut inserted) = batch::store_sends(&mut tx, &singles).await?;
+    let (multi_outcomes, multi_inserted) = multi::store_multi_sends(&mut tx, &multis).await?;
     tx.commit().await?;
-    Ok(written)
+    inserted.extend(multi_inserted);
+    let mut single_outcomes = single_outcomes.into_iter();
+    let mut multi_outcomes = multi_outcomes.into_iter();
+    let missing = || Err(StoreError::Database("a send got no outcome".into()));
+    let outcomes = sends
+        .iter()
+        .map(|send| match send {
+            Work::Single(_) => single_outcomes.next().unwrap_or_else(missing),
+            Work::Multi(_) => multi_outcomes.next().unwrap_or_else(missing),
+        })
+        .collect();
+    Ok((outcomes, inserted))
 }

@@ -8,7 +8,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::{HashMap, HashSet};
 
 /// SQLite's default cap on bound parameters per statement is 32766; stay well below.
-const MAX_BINDS: usize = 30_000;
+pub(super) const MAX_BINDS: usize = 30_000;
 
 /// Envelopes queued per device, known to the writer. The writer is the only code that adds
 /// or deletes envelopes, so after a first count from the database it stays exact; it is
@@ -21,8 +21,18 @@ impl QueueLengths {
         self.0.clear();
     }
 
+    /// The known length of a device's queue (call [`Self::load`] first).
+    pub(super) fn get(&self, device: &DeviceAddress) -> u64 {
+        self.0.get(device).copied().unwrap_or(0)
+    }
+
+    /// Counts `n` more envelopes for a device.
+    pub(super) fn add(&mut self, device: &DeviceAddress, n: u64) {
+        *self.0.entry(device.clone()).or_default() += n;
+    }
+
     /// Counts the queues of `devices` not known yet, in one query.
-    async fn load(
+    pub(super) async fn load(
         &mut self,
         conn: &mut SqliteConnection,
         devices: &HashSet<DeviceAddress>,
@@ -199,7 +209,7 @@ async fn insert_envelopes(
                 message_id: send.message_id.as_str().to_owned(),
                 sender: send.sender.clone(),
                 server_timestamp: send.now_ms,
-                content: envelope.content.clone(),
+                content: envelope.content.clone().into(),
             };
             let device = DeviceAddress {
                 account: send.recipient.clone(),
@@ -289,6 +299,12 @@ pub(super) async fn purge(
         .execute(&mut *conn)
         .await?;
     sqlx::query("DELETE FROM message_ids WHERE expires_at <= ?")
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?;
+    // The trigger released the payloads of the rows just deleted; this catches any payload
+    // whose rows went without it (none should), as they expire together.
+    sqlx::query("DELETE FROM shared_payloads WHERE expires_at <= ?")
         .bind(now_ms)
         .execute(&mut *conn)
         .await?;

@@ -2,7 +2,7 @@
 
 use super::SqliteStore;
 use crate::domain::{AccountId, DeviceAddress, DeviceId};
-use crate::store::{Mailbox, QueuedEnvelope, SendOutcome, StoreError, Submission};
+use crate::store::{Mailbox, MultiSubmission, QueuedEnvelope, SendOutcome, StoreError, Submission};
 use async_trait::async_trait;
 use sqlx::{Row, sqlite::SqliteRow};
 
@@ -24,7 +24,7 @@ fn envelope_from_row(row: &SqliteRow) -> Result<QueuedEnvelope, StoreError> {
         message_id: row.try_get("message_id")?,
         sender,
         server_timestamp: row.try_get("server_timestamp")?,
-        content: row.try_get("content")?,
+        content: row.try_get::<Vec<u8>, _>("content")?.into(),
     })
 }
 
@@ -50,7 +50,11 @@ impl Mailbox for SqliteStore {
         now_ms: i64,
     ) -> Result<Vec<QueuedEnvelope>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, message_id, sender_account, sender_device, server_timestamp, content FROM mailbox
+            "SELECT id, message_id, sender_account, sender_device, server_timestamp,
+                    CASE WHEN payload_id IS NULL THEN content
+                         ELSE (SELECT p.content FROM shared_payloads p WHERE p.id = payload_id) END
+                    AS content
+             FROM mailbox
              WHERE account_id = ? AND device_id = ? AND id > ? AND expires_at > ? ORDER BY id LIMIT ?",
         )
         .bind(device.account.as_str())
@@ -61,6 +65,17 @@ impl Mailbox for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(envelope_from_row).collect()
+    }
+
+    async fn store_multi(&self, send: MultiSubmission) -> Result<SendOutcome, StoreError> {
+        self.writer.store_multi(send).await
+    }
+
+    async fn shared_payloads(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM shared_payloads")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n.unsigned_abs())
     }
 
     async fn ack(&self, device: &DeviceAddress, ids: &[i64]) -> Result<u64, StoreError> {

@@ -4,9 +4,10 @@
 //! synced to disk.
 
 use super::batch::{Inserted, QueueLengths, delete_acked, purge, store_sends};
+use super::multi::store_multi_sends;
 use crate::domain::DeviceAddress;
 use crate::store::{CommitHook, CommitStats};
-use crate::store::{SendOutcome, StoreError, Submission};
+use crate::store::{MultiSubmission, SendOutcome, StoreError, Submission};
 use sqlx::{Connection, SqliteConnection};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -24,6 +25,10 @@ enum WriteJob {
         DeviceAddress,
         Vec<i64>,
         oneshot::Sender<Result<u64, StoreError>>,
+    ),
+    StoreMulti(
+        Box<MultiSubmission>,
+        oneshot::Sender<Result<SendOutcome, StoreError>>,
     ),
     Purge(i64, oneshot::Sender<Result<u64, StoreError>>),
     Close(oneshot::Sender<()>),
@@ -84,6 +89,14 @@ impl WriterHandle {
 
     pub(super) async fn store(&self, send: Submission) -> Result<SendOutcome, StoreError> {
         self.submit(|reply| WriteJob::Store(Box::new(send), reply))
+            .await
+    }
+
+    pub(super) async fn store_multi(
+        &self,
+        send: MultiSubmission,
+    ) -> Result<SendOutcome, StoreError> {
+        self.submit(|reply| WriteJob::StoreMulti(Box::new(send), reply))
             .await
     }
 
@@ -153,18 +166,27 @@ async fn commit_batch(
     hook: Option<&Arc<dyn CommitHook>>,
 ) -> bool {
     let mut sends = Vec::new();
+    let mut multis = Vec::new();
     let mut acks = Vec::new();
     let mut purges = Vec::new();
     for job in batch {
         match job {
             WriteJob::Store(send, reply) => sends.push((send, reply)),
+            WriteJob::StoreMulti(send, reply) => multis.push((send, reply)),
             WriteJob::Ack(device, ids, reply) => acks.push((device, ids, reply)),
             WriteJob::Purge(now, reply) => purges.push((now, reply)),
             WriteJob::Close(_) => {}
         }
     }
     let mut replies = Replies::default();
-    let applied = apply(conn, &sends, &acks, &purges, lengths).await;
+    let applied = apply(
+        conn,
+        (sends.as_slice(), multis.as_slice()),
+        &acks,
+        &purges,
+        lengths,
+    )
+    .await;
     let committed = match applied {
         Ok((outcomes, inserted, acked, purged)) => {
             match sqlx::query("COMMIT").execute(&mut *conn).await {
@@ -185,6 +207,7 @@ async fn commit_batch(
             replies.stores = sends
                 .into_iter()
                 .map(|(_, reply)| reply)
+                .chain(multis.into_iter().map(|(_, reply)| reply))
                 .zip(outcomes)
                 .collect();
             replies.counts = acks
@@ -203,7 +226,9 @@ async fn commit_batch(
             let failed = || StoreError::Database(format!("batch rolled back: {e}"));
             replies.stores = sends
                 .into_iter()
-                .map(|(_, reply)| (reply, Err(failed())))
+                .map(|(_, reply)| reply)
+                .chain(multis.into_iter().map(|(_, reply)| reply))
+                .map(|reply| (reply, Err(failed())))
                 .collect();
             replies.counts = acks
                 .into_iter()
@@ -227,6 +252,10 @@ type SendJob = (
     Box<Submission>,
     oneshot::Sender<Result<SendOutcome, StoreError>>,
 );
+type MultiJob = (
+    Box<MultiSubmission>,
+    oneshot::Sender<Result<SendOutcome, StoreError>>,
+);
 type AckJob = (
     DeviceAddress,
     Vec<i64>,
@@ -242,7 +271,7 @@ type Applied = (
 
 async fn apply(
     conn: &mut SqliteConnection,
-    sends: &[SendJob],
+    (sends, multis): (&[SendJob], &[MultiJob]),
     acks: &[AckJob],
     purges: &[PurgeJob],
     lengths: &mut QueueLengths,
@@ -255,7 +284,12 @@ async fn apply(
         .collect();
     let acked = delete_acked(conn, &ack_jobs, lengths).await?;
     let submissions: Vec<&Submission> = sends.iter().map(|(send, _)| send.as_ref()).collect();
-    let (outcomes, inserted) = store_sends(conn, &submissions, lengths).await?;
+    let (mut outcomes, mut inserted) = store_sends(conn, &submissions, lengths).await?;
+    // After the single sends: each device's new ids then follow the order of `inserted`.
+    let multis: Vec<&MultiSubmission> = multis.iter().map(|(send, _)| send.as_ref()).collect();
+    let (multi_outcomes, multi_inserted) = store_multi_sends(conn, &multis, lengths).await?;
+    outcomes.extend(multi_outcomes);
+    inserted.extend(multi_inserted);
     let mut purged = 0;
     if let Some(now) = purges.iter().map(|(now, _)| *now).max() {
         purged = purge(conn, now, lengths).await?;

@@ -1,0 +1,1 @@
+//! Nothing here: the benchmark is `benches/mls.rs` (see README.md).
