@@ -12,10 +12,10 @@ mod harness;
 #[path = "../../../fuzz/group_harness.rs"]
 mod group_harness;
 
-#[path = "../../../fuzz/sealed_harness.rs"]
-mod sealed_harness;
 #[path = "../../../fuzz/provisioning_harness.rs"]
 mod provisioning_harness;
+#[path = "../../../fuzz/sealed_harness.rs"]
+mod sealed_harness;
 
 use std::fs;
 use std::path::{Path, PathBuf};

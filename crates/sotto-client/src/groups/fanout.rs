@@ -65,6 +65,9 @@ impl Client {
                     .map(|&device_id| OutgoingEnvelope {
                         device_id,
                         content: Base64Bytes(ciphertext.to_vec()),
+                        // Sessions are not involved: the Sender Key message reads the same on
+                        // any device, so a re-linked one is handled by the device-list check.
+                        registration_id: None,
                     })
                     .collect(),
             };
@@ -75,6 +78,10 @@ impl Client {
                     missing,
                     extra,
                 }),
+                // Only an envelope that quotes a registration id can be stale, and none does.
+                SendOutcome::StaleDevices(_) => {
+                    return Err(ClientError::DeviceListUnstable(account_id.clone()));
+                }
             }
         }
         Ok(mismatches)
@@ -115,6 +122,7 @@ impl Client {
                     .map(|(device_id, content)| OutgoingEnvelope {
                         device_id,
                         content: Base64Bytes(content),
+                        registration_id: None,
                     })
                     .collect(),
             };
@@ -131,6 +139,7 @@ impl Client {
                     devices.sort_unstable();
                     devices.dedup();
                 }
+                SendOutcome::StaleDevices(_) => break,
             }
         }
         Err(ClientError::DeviceListUnstable(member.account_id.clone()))

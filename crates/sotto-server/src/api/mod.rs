@@ -13,8 +13,8 @@ pub mod error;
 mod json;
 mod keys;
 pub(crate) mod messages;
-pub(crate) mod provisioning;
 pub(crate) mod multi;
+pub(crate) mod provisioning;
 
 pub use error::ApiError;
 

@@ -10,8 +10,8 @@
 use crate::domain::{AccountId, DeviceAddress, DeviceId, MessageId, SecretHash, Username};
 use async_trait::async_trait;
 pub use attachments::{AttachmentIndex, AttachmentRecord, AttachmentUsage, NewAttachment};
-pub use linking::{ChannelContents, LinkRequest, LinkingStore};
 use bytes::Bytes;
+pub use linking::{ChannelContents, LinkRequest, LinkingStore};
 use sotto_proto::api::{PreKey, PreKeyUpload, SignedPreKey};
 
 mod attachments;

@@ -1,6 +1,6 @@
 //! Multi-recipient sends inside a group commit: the ciphertext goes into `shared_payloads`
 //! once, and every device gets a mailbox row whose `payload_id` points at it (its own
-//! `content` stays empty). The trigger of migration 0003 deletes the payload with the last
+//! `content` stays empty). The trigger of migration 0004 deletes the payload with the last
 //! row referencing it.
 
 use super::batch::{Inserted, MAX_BINDS, QueueLengths};
