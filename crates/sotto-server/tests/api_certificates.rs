@@ -1,4 +1,5 @@
 //! In-process tests of sender certificates and the trust root (sealed sender).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
