@@ -14,17 +14,27 @@
 use std::io;
 use std::path::Path;
 
-use sotto_core::sealed::{ServerSigner, TrustRoot, TrustRootKeyPair};
-use sotto_core::{Address, IdentityKey};
+use ed25519_dalek::{Signer as _, SigningKey};
+use prost::Message as _;
+use sotto_proto::sealed as wire;
 use zeroize::Zeroizing;
+
+/// Context of the trust root's signature over a server certificate (`docs/protocol.md` §17.1).
+const SERVER_CERTIFICATE: &[u8] = b"Sotto_v1_ServerCertificate";
+/// Context of the server key's signature over a sender certificate.
+const SENDER_CERTIFICATE: &[u8] = b"Sotto_v1_SenderCertificate";
+/// Length of an encoded identity key (the relay checks only this; clients verify the key).
+const IDENTITY_KEY_LEN: usize = 129;
 
 /// How long a sender certificate is valid by default.
 pub const DEFAULT_VALIDITY_MS: u64 = 24 * 3600 * 1000;
 
 /// What signs sender certificates on this relay.
 pub struct SenderCertificates {
-    root: TrustRoot,
-    signer: ServerSigner,
+    root: [u8; 32],
+    key_id: u32,
+    signer: SigningKey,
+    signer_certificate: wire::ServerCertificate,
     revoked: Vec<u32>,
     validity_ms: u64,
 }
@@ -48,13 +58,24 @@ impl SenderCertificates {
         let stored = read_or_create(&dir.join("root.key"), 32)?;
         let mut root_seed = Zeroizing::new([0u8; 32]);
         root_seed.copy_from_slice(&stored);
-        let root = TrustRootKeyPair::from_seed(&root_seed);
+        let root = SigningKey::from_bytes(&root_seed);
         let signing = read_or_create_signing(&dir.join("signing.key"))?;
         let (key_id, seed) = split_signing(&signing)?;
-        let signer = root.certify_seed(key_id, &seed);
+        let signer = SigningKey::from_bytes(&seed);
+        let body = wire::ServerCertificateBody {
+            key_id,
+            key: signer.verifying_key().to_bytes().to_vec(),
+        }
+        .encode_to_vec();
+        let signer_certificate = wire::ServerCertificate {
+            signature: sign(&root, SERVER_CERTIFICATE, &body),
+            body,
+        };
         Ok(Self {
-            root: root.trust_root(),
+            root: root.verifying_key().to_bytes(),
+            key_id,
             signer,
+            signer_certificate,
             revoked: read_revoked(&dir.join("revoked"))?,
             validity_ms,
         })
@@ -62,12 +83,12 @@ impl SenderCertificates {
 
     /// The trust root's public key, which clients pin at registration.
     pub fn trust_root(&self) -> [u8; 32] {
-        self.root.to_bytes()
+        self.root
     }
 
     /// The id of the key that signs new certificates.
     pub fn key_id(&self) -> u32 {
-        self.signer.key_id()
+        self.key_id
     }
 
     /// Revoked server key ids: clients refuse certificates they signed.
@@ -78,8 +99,9 @@ impl SenderCertificates {
     /// A certificate for `device` of `account` with the account's `identity_key`.
     ///
     /// # Errors
-    /// An identity key or account id that the protocol refuses (an account registered with
-    /// a key no client would make).
+    /// An identity key of the wrong length or an account id longer than 64 bytes (an account
+    /// registered with a key no client would make). The key itself is not parsed: clients
+    /// verify it, the relay only signs what it holds.
     pub fn issue(
         &self,
         account: &str,
@@ -87,15 +109,29 @@ impl SenderCertificates {
         identity_key: &[u8],
         now_ms: u64,
     ) -> Result<IssuedCertificate, String> {
-        let identity = IdentityKey::from_wire(identity_key)
-            .map_err(|e| format!("the account's identity key is not valid: {e}"))?;
-        let address =
-            Address::new(account.as_bytes(), device).map_err(|e| format!("account id: {e}"))?;
+        if identity_key.len() != IDENTITY_KEY_LEN {
+            return Err(format!(
+                "the account's identity key has {} bytes, not {IDENTITY_KEY_LEN}",
+                identity_key.len()
+            ));
+        }
+        if account.is_empty() || account.len() > 64 {
+            return Err("account id length".into());
+        }
         let expires_ms = now_ms.saturating_add(self.validity_ms);
-        let certificate = self
-            .signer
-            .sender_certificate(&address, &identity, expires_ms)
-            .encode();
+        let body = wire::SenderCertificateBody {
+            account: account.as_bytes().to_vec(),
+            device_id: device,
+            identity_key: identity_key.to_vec(),
+            expires_ms,
+            signer: Some(self.signer_certificate.clone()),
+        }
+        .encode_to_vec();
+        let certificate = wire::SenderCertificate {
+            signature: sign(&self.signer, SENDER_CERTIFICATE, &body),
+            body,
+        }
+        .encode_to_vec();
         Ok(IssuedCertificate {
             certificate,
             expires_ms,
@@ -130,6 +166,14 @@ impl SenderCertificates {
         let text: String = ids.iter().map(|id| format!("{id}\n")).collect();
         write_private(&path, text.as_bytes())
     }
+}
+
+/// `Sign(key, context || body)`, 64 bytes.
+fn sign(key: &SigningKey, context: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut message = Vec::with_capacity(context.len() + body.len());
+    message.extend_from_slice(context);
+    message.extend_from_slice(body);
+    key.sign(&message).to_bytes().to_vec()
 }
 
 fn bad_length<E>(_: E) -> io::Error {
@@ -233,7 +277,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sotto_core::sealed::{CertificateValidator, SenderCertificate};
+    use sotto_core::sealed::{CertificateValidator, SenderCertificate, TrustRoot};
 
     fn identity() -> Vec<u8> {
         sotto_core::IdentityKeyPair::from_secret_bytes(&[7; 64])
