@@ -92,7 +92,7 @@ fn to(account: &str, registration_id: u32) -> MultiRecipient {
         account_id: account.to_owned(),
         devices: vec![RecipientDevice {
             device_id: 1,
-            registration_id,
+            registration_id: Some(registration_id),
         }],
     }
 }

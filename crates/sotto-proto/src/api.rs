@@ -245,8 +245,10 @@ pub struct SendResponse {
 pub struct RecipientDevice {
     /// Device id.
     pub device_id: u32,
-    /// The device's registration id as the sender knows it.
-    pub registration_id: u32,
+    /// The device's registration id as the sender knows it, if it does (a Sender Key message
+    /// reads the same on any device; a given id that differs marks the device stale).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_id: Option<u32>,
 }
 
 /// One recipient account of a multi-recipient send and every one of its current devices.

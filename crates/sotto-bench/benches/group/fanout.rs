@@ -31,7 +31,7 @@ fn routing(n: usize) -> Vec<MultiRecipient> {
             account_id: format!("{i:032x}"),
             devices: vec![RecipientDevice {
                 device_id: 1,
-                registration_id: 4_000 + i as u32,
+                registration_id: Some(4_000 + i as u32),
             }],
         })
         .collect()

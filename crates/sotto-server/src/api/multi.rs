@@ -35,7 +35,7 @@ pub(crate) fn max_body_bytes(limits: &Limits) -> usize {
 }
 
 /// A recipient account's devices and the registration id the sender gave for each.
-type Routing = Vec<(AccountId, BTreeMap<DeviceId, u32>)>;
+type Routing = Vec<(AccountId, BTreeMap<DeviceId, Option<u32>>)>;
 
 /// `PUT /v1/messages/multi/{message_id}`
 pub(super) async fn send_multi(
@@ -173,15 +173,16 @@ fn account_mismatch(
     account: &AccountId,
     expected: &BTreeSet<DeviceId>,
     registration_ids: &BTreeMap<DeviceId, u32>,
-    listed: &BTreeMap<DeviceId, u32>,
+    listed: &BTreeMap<DeviceId, Option<u32>>,
 ) -> Option<AccountDeviceMismatch> {
     let addressed: BTreeSet<DeviceId> = listed.keys().copied().collect();
     let missing: Vec<u32> = expected.difference(&addressed).map(|d| d.get()).collect();
     let extra: Vec<u32> = addressed.difference(expected).map(|d| d.get()).collect();
     let stale: Vec<u32> = listed
         .iter()
+        .filter_map(|(device, given)| given.map(|given| (device, given)))
         .filter(|(device, given)| {
-            expected.contains(*device) && registration_ids.get(*device) != Some(*given)
+            expected.contains(*device) && registration_ids.get(*device) != Some(given)
         })
         .map(|(device, _)| device.get())
         .collect();
@@ -209,7 +210,7 @@ mod tests {
                 .iter()
                 .map(|&device_id| RecipientDevice {
                     device_id,
-                    registration_id: 7,
+                    registration_id: Some(7),
                 })
                 .collect(),
         }
