@@ -35,10 +35,6 @@ pub(crate) enum SendOutcome {
 
 /// What the relay said to a multi-recipient send.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(
-    dead_code,
-    reason = "group sends use it; until then only the test of send_multi"
-)]
 pub(crate) enum MultiSendOutcome {
     /// Stored once for every listed device (`duplicate`: it already was, nothing new stored).
     Stored { duplicate: bool },
@@ -234,10 +230,6 @@ impl Relay {
     /// Sends one ciphertext (a Sender Key group message) to every device listed in `request`,
     /// stored once by the relay (`PUT /v1/messages/multi/{message_id}`). A stale routing list
     /// or unknown accounts come back as outcomes, every other refusal as an error.
-    #[allow(
-        dead_code,
-        reason = "group sends call it; until then only its test does"
-    )]
     pub(crate) async fn send_multi(
         &self,
         message_id: &str,

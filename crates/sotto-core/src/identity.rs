@@ -146,7 +146,8 @@ pub(crate) fn verifying_key(bytes: &[u8]) -> Result<VerifyingKey, KeyError> {
     Ok(key)
 }
 
-fn signed_message(context: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+/// The bytes a signature covers: a domain-separating context, then the parts.
+pub(crate) fn signed_message(context: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     let len = context.len() + parts.iter().map(|p| p.len()).sum::<usize>();
     let mut message = Vec::with_capacity(len);
     message.extend_from_slice(context);

@@ -105,23 +105,26 @@ fn seeds_pass_and_every_target_has_some() {
     }
 }
 
-macro_rules! group_corpus_tests {
-    ($($target:ident),* $(,)?) => {
+/// One replay test per target whose check lives in a harness module of its own.
+macro_rules! module_corpus_tests {
+    ($module:ident: $($target:ident),* $(,)?) => {
         $(
             #[test]
             fn $target() {
-                replay(stringify!($target), group_harness::$target);
+                replay(stringify!($target), $module::$target);
             }
         )*
     };
 }
 
-group_corpus_tests!(
+module_corpus_tests!(group_harness:
     group_distribution,
     group_message,
     group_state,
     group_records
 );
+
+module_corpus_tests!(sealed_harness: sealed_envelope, sender_certificate);
 
 /// The group seeds pass their targets, and every group target has some.
 #[test]
@@ -153,16 +156,6 @@ fn group_seeds_are_accepted() {
             _ => {}
         }
     }
-}
-
-#[test]
-fn sealed_envelope() {
-    replay("sealed_envelope", sealed_harness::sealed_envelope);
-}
-
-#[test]
-fn sender_certificate() {
-    replay("sender_certificate", sealed_harness::sender_certificate);
 }
 
 /// The sealed seeds pass their targets, every sealed target has some, and they reach past the

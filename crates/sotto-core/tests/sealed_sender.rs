@@ -6,8 +6,8 @@ use chacha20::ChaCha20Rng;
 use prost::Message as _;
 use rand_core::SeedableRng;
 use sotto_core::sealed::{
-    CertificateValidator, SealedSenderError, SenderCertificate, ServerSigner, TrustRootKeyPair,
-    multi_envelope, seal, seal_for_many, unseal, unseal_multi,
+    CertificateValidator, MultiSealed, SealedSenderError, SenderCertificate, ServerSigner,
+    TrustRootKeyPair, Unsealed, multi_envelope, seal, seal_for_many, unseal, unseal_multi,
 };
 use sotto_core::{Address, IdentityKeyPair};
 use sotto_proto::sealed as wire;
@@ -344,18 +344,46 @@ fn identities(members: &[Party]) -> Vec<sotto_core::IdentityKey> {
         .collect()
 }
 
+impl Group {
+    /// `by` seals to `to` with the certificate of `certified` (alice's, unless forging).
+    fn seal(
+        &self,
+        by: &Party,
+        certified: &Party,
+        to: &[Party],
+        message: &[u8],
+        group_id: Option<&[u8]>,
+    ) -> MultiSealed {
+        seal_for_many(
+            &mut rng(9),
+            &by.identity,
+            &self.server.certificate(certified),
+            &identities(to),
+            message,
+            group_id,
+        )
+        .unwrap()
+    }
+
+    /// Alice seals to every member.
+    fn seal_from_alice(&self, message: &[u8], group_id: Option<&[u8]>) -> MultiSealed {
+        self.seal(&self.alice, &self.alice, &self.members, message, group_id)
+    }
+
+    fn open(&self, member: &Party, envelope: &[u8]) -> Result<Unsealed, SealedSenderError> {
+        unseal_multi(
+            &member.identity,
+            &member.address,
+            &self.server.validator(),
+            envelope,
+        )
+    }
+}
+
 #[test]
 fn a_multi_recipient_message_opens_for_every_recipient_with_the_shared_part_stored_once() {
     let g = group();
-    let sealed = seal_for_many(
-        &mut rng(9),
-        &g.alice.identity,
-        &g.server.certificate(&g.alice),
-        &identities(&g.members),
-        b"\x14group message",
-        Some(&[7; 32]),
-    )
-    .unwrap();
+    let sealed = g.seal_from_alice(b"\x14group message", Some(&[7; 32]));
     assert_eq!(sealed.headers().len(), 3);
     for (i, member) in g.members.iter().enumerate() {
         let envelope = sealed.envelope_for(i).unwrap();
@@ -364,13 +392,7 @@ fn a_multi_recipient_message_opens_for_every_recipient_with_the_shared_part_stor
             multi_envelope(&sealed.headers()[i], sealed.shared())
         );
         assert!(envelope.ends_with(sealed.shared()));
-        let opened = unseal_multi(
-            &member.identity,
-            &member.address,
-            &g.server.validator(),
-            &envelope,
-        )
-        .unwrap();
+        let opened = g.open(member, &envelope).unwrap();
         assert_eq!(opened.message, b"\x14group message");
         assert_eq!(opened.group_id.as_deref(), Some(&[7u8; 32][..]));
         assert_eq!(opened.certificate.sender(), &g.alice.address);
@@ -380,24 +402,11 @@ fn a_multi_recipient_message_opens_for_every_recipient_with_the_shared_part_stor
 #[test]
 fn a_multi_recipient_header_used_by_another_recipient_fails() {
     let g = group();
-    let sealed = seal_for_many(
-        &mut rng(9),
-        &g.alice.identity,
-        &g.server.certificate(&g.alice),
-        &identities(&g.members),
-        b"\x14m",
-        None,
-    )
-    .unwrap();
+    let sealed = g.seal_from_alice(b"\x14m", None);
     // Carol receives bob's envelope.
-    let carol = &g.members[1];
-    let error = unseal_multi(
-        &carol.identity,
-        &carol.address,
-        &g.server.validator(),
-        &sealed.envelope_for(0).unwrap(),
-    )
-    .unwrap_err();
+    let error = g
+        .open(&g.members[1], &sealed.envelope_for(0).unwrap())
+        .unwrap_err();
     assert_eq!(error, SealedSenderError::OuterLayer);
 }
 
@@ -405,47 +414,30 @@ fn a_multi_recipient_header_used_by_another_recipient_fails() {
 fn a_recipient_cannot_reseal_a_message_as_its_sender() {
     let g = group();
     // Bob, who holds alice's certificate from an earlier message, seals to carol as "alice".
-    let bob = &g.members[0];
-    let sealed = seal_for_many(
-        &mut rng(9),
-        &bob.identity,
-        &g.server.certificate(&g.alice),
-        &identities(&g.members[1..2]),
+    let sealed = g.seal(
+        &g.members[0],
+        &g.alice,
+        &g.members[1..2],
         b"\x14forged",
         None,
-    )
-    .unwrap();
-    let carol = &g.members[1];
-    let error = unseal_multi(
-        &carol.identity,
-        &carol.address,
-        &g.server.validator(),
-        &sealed.envelope_for(0).unwrap(),
-    )
-    .unwrap_err();
+    );
+    let error = g
+        .open(&g.members[1], &sealed.envelope_for(0).unwrap())
+        .unwrap_err();
     assert_eq!(error, SealedSenderError::SenderAuthentication);
 }
 
 #[test]
 fn a_flipped_byte_in_a_multi_recipient_envelope_is_refused() {
     let g = group();
-    let sealed = seal_for_many(
-        &mut rng(9),
-        &g.alice.identity,
-        &g.server.certificate(&g.alice),
-        &identities(&g.members),
-        b"\x14group message",
-        None,
-    )
-    .unwrap();
+    let sealed = g.seal_from_alice(b"\x14group message", None);
     let bob = &g.members[0];
     let envelope = sealed.envelope_for(0).unwrap();
     let header_end = envelope.len() - sealed.shared().len();
     for i in 0..envelope.len() {
         let mut flipped = envelope.clone();
         flipped[i] ^= 0x01;
-        let error =
-            unseal_multi(&bob.identity, &bob.address, &g.server.validator(), &flipped).unwrap_err();
+        let error = g.open(bob, &flipped).unwrap_err();
         if (header_end - 48..header_end - 16).contains(&i) {
             assert_eq!(error, SealedSenderError::OuterLayer, "byte {i}");
         } else if (header_end - 16..header_end).contains(&i) {

@@ -1,5 +1,6 @@
 //! Reaching member devices: the pairwise control messages (state, Sender Key) and the one
-//! function that hands a group message to the relay, [`Client::deliver_group`].
+//! function that hands a group message to the relay, [`Client::deliver_group`] (one
+//! multi-recipient send, stored once).
 //!
 //! Devices come from the relay, identities from the verified state: a device whose bundle is
 //! not signed by the identity the state lists for its account is a ghost. It gets nothing, and
@@ -9,14 +10,16 @@ use std::collections::{HashMap, HashSet};
 
 use sotto_core::IdentityKey;
 use sotto_core::bundle::VerifiedPreKeyBundle;
-use sotto_proto::api::{Base64Bytes, OutgoingEnvelope, SendRequest};
+use sotto_proto::api::{
+    Base64Bytes, MultiRecipient, MultiSendRequest, OutgoingEnvelope, RecipientDevice, SendRequest,
+};
 
 use crate::bundles::verify_device_bundle;
 use crate::client::Client;
 use crate::content::{Body, CONTENT_VERSION, Content, GroupControl};
 use crate::error::{ClientError, StoreError};
 use crate::events::Event;
-use crate::relay::SendOutcome;
+use crate::relay::{MultiSendOutcome, SendOutcome};
 use crate::send::{Recipient, new_message_id};
 use crate::store::now_ms;
 
@@ -36,17 +39,32 @@ pub(crate) struct MemberTarget {
 }
 
 /// Devices the relay says we got wrong for one account.
+#[derive(Debug)]
 pub(crate) struct Mismatch {
     pub(crate) account_id: String,
     pub(crate) missing: Vec<u32>,
     pub(crate) extra: Vec<u32>,
+    /// Devices re-installed since we last saw them (another registration id).
+    pub(crate) stale: Vec<u32>,
+}
+
+/// What the relay did with a group message: all or nothing.
+#[derive(Debug)]
+pub(crate) enum GroupDelivery {
+    /// Stored once for every listed device.
+    Stored,
+    /// Some accounts' device lists were wrong; nothing was stored.
+    Mismatched(Vec<Mismatch>),
+    /// Some accounts no longer exist (deleted or disabled); nothing was stored.
+    UnknownAccounts(Vec<String>),
 }
 
 impl Client {
     /// THE group fan-out: hands the same group ciphertext to every listed device of every
-    /// listed account. Today one PUT per account (one envelope per device); a multi-recipient
-    /// relay endpoint can replace the body of this function alone. Returns the accounts whose
-    /// device list the relay corrected, for the caller to share its Sender Key and retry.
+    /// listed account in one multi-recipient send, which the relay stores once. Quotes the
+    /// registration id we know for each device, so a re-installed one (which lacks our Sender
+    /// Key) comes back as stale. Returns the accounts whose device list the relay corrected
+    /// (nothing was stored then), for the caller to share its Sender Key and retry.
     ///
     /// # Errors
     /// A relay failure.
@@ -55,36 +73,39 @@ impl Client {
         message_id: &str,
         ciphertext: &[u8],
         recipients: &[(String, Vec<u32>)],
-    ) -> Result<Vec<Mismatch>, ClientError> {
-        let mut mismatches = Vec::new();
+    ) -> Result<GroupDelivery, ClientError> {
+        let mut request = MultiSendRequest {
+            content: Base64Bytes(ciphertext.to_vec()),
+            recipients: Vec::with_capacity(recipients.len()),
+        };
         for (account_id, devices) in recipients {
-            let request = SendRequest {
-                ephemeral: false,
-                envelopes: devices
+            let known = self.known_registration_ids(account_id).await?;
+            request.recipients.push(MultiRecipient {
+                account_id: account_id.clone(),
+                devices: devices
                     .iter()
-                    .map(|&device_id| OutgoingEnvelope {
+                    .map(|&device_id| RecipientDevice {
                         device_id,
-                        content: Base64Bytes(ciphertext.to_vec()),
-                        // Sessions are not involved: the Sender Key message reads the same on
-                        // any device, so a re-linked one is handled by the device-list check.
-                        registration_id: None,
+                        registration_id: known.get(&device_id).copied(),
                     })
                     .collect(),
-            };
-            match self.relay.send(account_id, message_id, &request).await? {
-                SendOutcome::Stored => {}
-                SendOutcome::DeviceMismatch { missing, extra } => mismatches.push(Mismatch {
-                    account_id: account_id.clone(),
-                    missing,
-                    extra,
-                }),
-                // Only an envelope that quotes a registration id can be stale, and none does.
-                SendOutcome::StaleDevices(_) => {
-                    return Err(ClientError::DeviceListUnstable(account_id.clone()));
-                }
-            }
+            });
         }
-        Ok(mismatches)
+        Ok(match self.relay.send_multi(message_id, &request).await? {
+            MultiSendOutcome::Stored { .. } => GroupDelivery::Stored,
+            MultiSendOutcome::DeviceMismatch(accounts) => GroupDelivery::Mismatched(
+                accounts
+                    .into_iter()
+                    .map(|m| Mismatch {
+                        account_id: m.account_id,
+                        missing: m.missing_devices,
+                        extra: m.extra_devices,
+                        stale: m.stale_devices,
+                    })
+                    .collect(),
+            ),
+            MultiSendOutcome::UnknownAccounts(accounts) => GroupDelivery::UnknownAccounts(accounts),
+        })
     }
 
     /// Sends a group control body to every device of `member` over the pairwise sessions

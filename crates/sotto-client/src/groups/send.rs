@@ -2,12 +2,14 @@
 //! message encrypted once, saved with the stepped key in one transaction, then handed to
 //! [`Client::deliver_group`].
 
+use std::collections::BTreeMap;
+
 use sotto_core::group::OwnSenderKey;
 use sqlx::SqliteConnection;
 
 use super::admin::{control, target_of};
 use super::error::GroupError;
-use super::fanout::MemberTarget;
+use super::fanout::{GroupDelivery, MemberTarget, Mismatch};
 use super::{conversation_key, frame};
 use crate::client::Client;
 use crate::content::{Body, CONTENT_VERSION, Content, TextMessage};
@@ -188,45 +190,84 @@ impl Client {
         Ok(ciphertext)
     }
 
-    /// Hands the message to the relay, giving our key to devices the relay says we missed.
+    /// Hands the message to the relay in one multi-recipient send. The relay stores it for
+    /// everyone or for no one: when it corrects some accounts' device lists, those accounts
+    /// get our key on their current devices and the whole send is retried (same message id).
     async fn fan_out(
         &self,
         group: &StoredGroup,
         key: &OwnSenderKey,
         message_id: &str,
         framed: &[u8],
-        mut pending: Vec<(String, Vec<u32>)>,
+        recipients: Vec<(String, Vec<u32>)>,
     ) -> Result<(), ClientError> {
+        let mut recipients: BTreeMap<String, Vec<u32>> = recipients.into_iter().collect();
         for _ in 0..MAX_DEVICE_FIXES {
-            let mismatches = self.deliver_group(message_id, framed, &pending).await?;
-            if mismatches.is_empty() {
-                return Ok(());
+            if recipients.is_empty() {
+                return Ok(()); // Nobody else to reach (a group of one device).
             }
-            pending.clear();
-            for mismatch in mismatches {
-                let Some(member) = group.state.state().member(mismatch.account_id.as_bytes())
-                else {
-                    continue;
-                };
-                tracing::debug!(missing = ?mismatch.missing, extra = ?mismatch.extra, "device list corrected");
-                // A member we cannot reach (a ghost device on its account, reported as an
-                // event) must not keep the message from the others.
-                match self
-                    .give_sender_key(&target_of(&group.id, member), key)
-                    .await
-                {
-                    Ok(devices) if !devices.is_empty() => {
-                        pending.push((mismatch.account_id, devices));
+            let listed: Vec<_> = recipients
+                .iter()
+                .map(|(a, d)| (a.clone(), d.clone()))
+                .collect();
+            match self.deliver_group(message_id, framed, &listed).await? {
+                GroupDelivery::Stored => return Ok(()),
+                GroupDelivery::UnknownAccounts(gone) => {
+                    tracing::warn!(
+                        count = gone.len(),
+                        "group members without an account left out"
+                    );
+                    gone.iter()
+                        .for_each(|account| drop(recipients.remove(account)));
+                }
+                GroupDelivery::Mismatched(mismatches) => {
+                    for mismatch in mismatches {
+                        let devices = self.correct_devices(group, key, &mismatch).await?;
+                        match devices {
+                            Some(devices) => recipients.insert(mismatch.account_id, devices),
+                            None => recipients.remove(&mismatch.account_id),
+                        };
                     }
-                    Ok(_) => {}
-                    Err(error) => tracing::warn!(%error, "a group member could not be reached"),
                 }
             }
         }
-        if pending.is_empty() {
-            return Ok(());
-        }
         Err(ClientError::DeviceListUnstable(group.id.clone()))
+    }
+
+    /// The devices to reach on an account whose list the relay corrected, once they hold our
+    /// key; `None` leaves the account out of this message. Re-installed (stale) devices first
+    /// have their sessions replaced, which also means they no longer count as key holders.
+    async fn correct_devices(
+        &self,
+        group: &StoredGroup,
+        key: &OwnSenderKey,
+        mismatch: &Mismatch,
+    ) -> Result<Option<Vec<u32>>, ClientError> {
+        let Some(member) = group.state.state().member(mismatch.account_id.as_bytes()) else {
+            return Ok(None);
+        };
+        tracing::debug!(
+            missing = ?mismatch.missing,
+            extra = ?mismatch.extra,
+            stale = ?mismatch.stale,
+            "device list corrected"
+        );
+        if !mismatch.stale.is_empty() {
+            self.refresh_devices(&mismatch.account_id).await?;
+        }
+        // A member we cannot reach (a ghost device on its account, reported as an event) must
+        // not keep the message from the others.
+        match self
+            .give_sender_key(&target_of(&group.id, member), key)
+            .await
+        {
+            Ok(devices) if !devices.is_empty() => Ok(Some(devices)),
+            Ok(_) => Ok(None),
+            Err(error) => {
+                tracing::warn!(%error, "a group member could not be reached");
+                Ok(None)
+            }
+        }
     }
 
     async fn group_message_sent(

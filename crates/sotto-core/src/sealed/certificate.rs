@@ -19,7 +19,7 @@ use zeroize::Zeroizing;
 
 use super::error::SealedSenderError;
 use crate::address::Address;
-use crate::identity::{IdentityKey, verifying_key};
+use crate::identity::{IdentityKey, signed_message, verifying_key};
 use crate::labels;
 
 /// The pinned public key that certifies a server's keys: clients store it at registration.
@@ -305,17 +305,16 @@ fn check_signature_len(signature: &[u8]) -> Result<(), SealedSenderError> {
 }
 
 fn sign(key: &SigningKey, context: &[u8], body: &[u8]) -> Vec<u8> {
-    let mut message = Vec::with_capacity(context.len() + body.len());
-    message.extend_from_slice(context);
-    message.extend_from_slice(body);
-    key.sign(&message).to_bytes().to_vec()
+    key.sign(&signed_message(context, &[body]))
+        .to_bytes()
+        .to_vec()
 }
 
 fn verify(key: &VerifyingKey, context: &[u8], body: &[u8], signature: &[u8]) -> Result<(), ()> {
     let signature: [u8; 64] = signature.try_into().map_err(|_| ())?;
-    let mut message = Vec::with_capacity(context.len() + body.len());
-    message.extend_from_slice(context);
-    message.extend_from_slice(body);
-    key.verify_strict(&message, &Signature::from_bytes(&signature))
-        .map_err(|_| ())
+    key.verify_strict(
+        &signed_message(context, &[body]),
+        &Signature::from_bytes(&signature),
+    )
+    .map_err(|_| ())
 }

@@ -85,27 +85,32 @@ fn content_bytes(
     .encode_to_vec()
 }
 
-/// Decodes the content, validates its certificate, and checks it names `sealed_by` and not `us`.
-fn open_content(
-    content: &[u8],
-    sealed_by: &IdentityKey,
-    us: &Address,
-    validator: &CertificateValidator,
-) -> Result<Unsealed, SealedSenderError> {
+/// Decodes the content and parses (without validating) its certificate.
+fn decode_content(content: &[u8]) -> Result<Unsealed, SealedSenderError> {
     let content = wire::SealedContent::decode(content)
         .map_err(|_| SealedSenderError::Malformed("sealed content"))?;
     let certificate = SenderCertificate::from_wire(&content.certificate)?;
-    validator.validate(&certificate)?;
-    if certificate.identity() != sealed_by {
-        return Err(SealedSenderError::IdentityMismatch);
-    }
-    if certificate.sender() == us {
-        return Err(SealedSenderError::SelfSent);
-    }
     let group_id = (!content.group_id.is_empty()).then_some(content.group_id);
     Ok(Unsealed {
         certificate,
         message: content.message,
         group_id,
     })
+}
+
+/// Validates the certificate of decoded content and checks it names `sealed_by` and not `us`.
+fn check_content(
+    content: Unsealed,
+    sealed_by: &IdentityKey,
+    us: &Address,
+    validator: &CertificateValidator,
+) -> Result<Unsealed, SealedSenderError> {
+    validator.validate(&content.certificate)?;
+    if content.certificate.identity() != sealed_by {
+        return Err(SealedSenderError::IdentityMismatch);
+    }
+    if content.certificate.sender() == us {
+        return Err(SealedSenderError::SelfSent);
+    }
+    Ok(content)
 }

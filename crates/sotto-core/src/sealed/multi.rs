@@ -23,7 +23,7 @@ use zeroize::Zeroizing;
 use super::layers::{LayerKeys, derive};
 use super::{
     CertificateValidator, SEALED_MULTI_MESSAGE_TYPE, SealedSenderError, SenderCertificate,
-    Unsealed, check_first_byte, open_content,
+    Unsealed, check_content, check_first_byte, decode_content,
 };
 use crate::address::Address;
 use crate::curve::{PrivateKey, PublicKey};
@@ -230,7 +230,8 @@ pub fn unseal_multi(
         .keys
         .open(&e.encode(), &envelope.ciphertext)
         .ok_or(SealedSenderError::InnerLayer)?;
-    let claimed = claimed_identity(&content)?;
+    let content = decode_content(&content)?;
+    let claimed = content.certificate.identity().clone();
     let from_sender = recipient
         .agreement_key()
         .agree(claimed.agreement_key())
@@ -246,7 +247,7 @@ pub fn unseal_multi(
     if !bool::from(expected.ct_eq(&header[32..])) {
         return Err(SealedSenderError::SenderAuthentication);
     }
-    open_content(&content, &claimed, us, validator)
+    check_content(content, &claimed, us, validator)
 }
 
 fn message_key(
@@ -264,13 +265,4 @@ fn message_key(
         *byte = header[i] ^ pad[i];
     }
     Ok(m)
-}
-
-/// The identity the content's certificate claims (validated later, after the sender's tag).
-fn claimed_identity(content: &[u8]) -> Result<IdentityKey, SealedSenderError> {
-    let content = wire::SealedContent::decode(content)
-        .map_err(|_| SealedSenderError::Malformed("sealed content"))?;
-    Ok(SenderCertificate::from_wire(&content.certificate)?
-        .identity()
-        .clone())
 }

@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 use super::layers::{LayerKeys, derive};
 use super::{
     CertificateValidator, SEALED_MESSAGE_TYPE, SealedSenderError, SenderCertificate, Unsealed,
-    check_first_byte, open_content,
+    check_content, check_first_byte, decode_content,
 };
 use crate::address::Address;
 use crate::curve::{KeyPair, PublicKey};
@@ -164,5 +164,5 @@ pub fn unseal(
     let content = inner
         .open(&authenticated, &envelope.encrypted_message)
         .ok_or(SealedSenderError::InnerLayer)?;
-    open_content(&content, &sender_identity, us, validator)
+    check_content(decode_content(&content)?, &sender_identity, us, validator)
 }

@@ -251,12 +251,15 @@ mod tests {
         let d = |n| DeviceId::new(n).unwrap();
         let expected: BTreeSet<_> = [d(1), d(2), d(3)].into();
         let registered: BTreeMap<_, _> = [(d(1), 10), (d(2), 20), (d(3), 30)].into();
-        let listed: BTreeMap<_, _> = [(d(1), 10), (d(2), 21), (d(4), 40)].into();
+        let listed: BTreeMap<_, _> = [(d(1), Some(10)), (d(2), Some(21)), (d(4), Some(40))].into();
         let mismatch = account_mismatch(&id, &expected, &registered, &listed).unwrap();
         assert_eq!(mismatch.missing_devices, [3]);
         assert_eq!(mismatch.extra_devices, [4]);
         assert_eq!(mismatch.stale_devices, [2]);
-        let exact: BTreeMap<_, _> = registered.clone();
+        let exact: BTreeMap<_, _> = registered.iter().map(|(&k, &v)| (k, Some(v))).collect();
         assert!(account_mismatch(&id, &expected, &registered, &exact).is_none());
+        // A device quoted without a registration id is never stale.
+        let unquoted: BTreeMap<_, _> = [(d(1), None), (d(2), None), (d(3), Some(30))].into();
+        assert!(account_mismatch(&id, &expected, &registered, &unquoted).is_none());
     }
 }
