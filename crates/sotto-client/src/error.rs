@@ -162,6 +162,9 @@ pub enum ClientError {
     /// Decryption of an incoming envelope failed (the envelope is dropped, no state changes).
     #[error("decryption: {0}")]
     Decrypt(#[from] DecryptError),
+    /// Sealing an envelope failed, or a sealed one did not open (it is dropped).
+    #[error("sealed sender: {0}")]
+    Sealed(#[from] sotto_core::sealed::SealedSenderError),
     /// A key (ours or the peer's) is unusable.
     #[error("key: {0}")]
     Key(#[from] KeyError),

@@ -112,6 +112,17 @@ pub enum Event {
         /// Device ids now held by another, newly linked device.
         replaced: Vec<u32>,
     },
+    /// A message went out identified: the relay learned that this account sent it, because
+    /// it could not be sealed (see [`Unsealable`](crate::sealed::Unsealable)).
+    SentIdentified {
+        /// The recipient account's username (ours for the copy to our other devices; the
+        /// group name for a group message).
+        peer: String,
+        /// The message id.
+        message_id: String,
+        /// Why it was not sealed.
+        reason: crate::sealed::Unsealable,
+    },
     /// An outgoing message changed state.
     Delivery {
         /// The recipient.

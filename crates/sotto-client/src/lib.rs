@@ -36,6 +36,8 @@ mod receive;
 mod relay;
 mod relay_attachments;
 mod relay_devices;
+mod relay_sealed;
+pub mod sealed;
 mod send;
 pub mod store;
 mod transport;

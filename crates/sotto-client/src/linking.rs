@@ -217,7 +217,9 @@ impl PendingLink {
             .await?;
         keys.save(&store, &mut tx).await?;
         tx.commit().await.map_err(StoreError::from)?;
-        Client::new(store, account)
+        let client = Client::new(store, account)?;
+        client.pin_sealed_sender().await;
+        Ok(client)
     }
 }
 

@@ -159,7 +159,9 @@ impl Profile {
             .await?;
         keys.save(&self.store, &mut tx).await?;
         tx.commit().await.map_err(StoreError::from)?;
-        Client::new(self.store, account)
+        let client = Client::new(self.store, account)?;
+        client.pin_sealed_sender().await;
+        Ok(client)
     }
 
     /// The client of a registered profile.

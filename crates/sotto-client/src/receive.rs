@@ -18,6 +18,7 @@ use crate::content::{Content, ReceiptKind, canonical_username};
 use crate::error::{ClientError, RelayError, StoreError};
 use crate::events::Event;
 use crate::relay::DeliverySocket;
+use crate::sealed::Opened;
 use crate::store::{Direction, now_ms};
 use crate::trust::observe;
 
@@ -46,6 +47,9 @@ impl Client {
     pub async fn receive(&self, mode: ReceiveMode) -> Result<ReceiveSummary, ClientError> {
         if let Err(error) = self.maintain_pre_keys().await {
             tracing::warn!(%error, "prekey maintenance failed");
+        }
+        if let Err(error) = self.refresh_revoked_keys().await {
+            tracing::warn!(%error, "could not refresh the revoked sealed-sender keys");
         }
         self.expire_messages().await?;
         let mut socket = self.relay.connect().await?;
@@ -141,6 +145,18 @@ impl Client {
         &self,
         envelope: &DeliveredEnvelope,
     ) -> Result<Processed, ClientError> {
+        let opened;
+        let (envelope, sealed_by) = match self.open_sealed(envelope).await? {
+            Opened::Plain => (envelope, None),
+            Opened::Sealed(unsealed, identity) => {
+                opened = unsealed;
+                (&*opened, Some(identity))
+            }
+            Opened::Refused(reason) => {
+                self.undecryptable(envelope, reason);
+                return Ok(Processed::default());
+            }
+        };
         let (Some(account_id), Some(device_id)) =
             (envelope.sender_account.clone(), envelope.sender_device)
         else {
@@ -153,6 +169,14 @@ impl Client {
         };
         let _guard = self.sessions.lock().await;
         if crate::groups::unframe(&envelope.content.0).is_some() {
+            if let Some(identity) = &sealed_by
+                && !self
+                    .sealed_identity_known(&sender.account_id, identity)
+                    .await?
+            {
+                self.undecryptable(envelope, SEALED_MISMATCH.to_owned());
+                return Ok(Processed::default());
+            }
             return self.process_group_envelope(envelope, &sender).await;
         }
         if self.already_stored(&sender, &envelope.message_id).await? {
@@ -177,6 +201,11 @@ impl Client {
             }
             Err(error) => return Err(error),
         };
+        if sealed_by.is_some_and(|identity| *identity != decrypted.remote_identity) {
+            // Nothing was saved: the session stays as it was.
+            self.undecryptable(envelope, SEALED_MISMATCH.to_owned());
+            return Ok(Processed::default());
+        }
         self.store_decrypted(&sender, envelope, &record, decrypted)
             .await
     }
@@ -251,6 +280,8 @@ impl Client {
         }
         let (mut applied, receipt_to) = match (&content, &username) {
             (Some(content), Some(username)) => {
+                self.note_access_key(&mut tx, &sender.account_id, content.access_key.as_ref())
+                    .await?;
                 let readable = Readable {
                     sender,
                     username,
@@ -409,6 +440,9 @@ impl Client {
         });
     }
 }
+
+/// Why a sealed envelope whose certificate names another identity than its session is dropped.
+const SEALED_MISMATCH: &str = "sealed envelope: the certified identity is not the sender's";
 
 /// A decrypted, parsed message and who sent it.
 struct Readable<'a> {

@@ -87,23 +87,24 @@ impl Relay {
         body: Option<Vec<u8>>,
     ) -> Result<(StatusCode, hyper::HeaderMap, Bytes), RelayError> {
         let auth = self.authorization.as_ref().map(|a| a.as_str());
-        self.request_with(method, path, body, auth).await
+        let headers: Vec<_> = auth.map(|a| ("authorization", a)).into_iter().collect();
+        self.request_with(method, path, body, &headers).await
     }
 
-    /// A request with the given `Authorization` header value (if any).
+    /// A request with exactly these extra headers (no `Authorization` unless among them).
     pub(crate) async fn request_with(
         &self,
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
-        authorization: Option<&str>,
+        headers: &[(&str, &str)],
     ) -> Result<(StatusCode, hyper::HeaderMap, Bytes), RelayError> {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
             .header("host", self.endpoint.authority());
-        if let Some(auth) = authorization {
-            request = request.header("authorization", auth);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         if body.is_some() {
             request = request.header("content-type", "application/json");
@@ -203,13 +204,22 @@ impl Relay {
         let (status, headers, bytes) = self
             .request(Method::PUT, &path, Self::json(request)?)
             .await?;
+        Self::send_outcome(status, &headers, &bytes)
+    }
+
+    /// The outcome of a single-recipient send (identified or sealed) from the relay's answer.
+    pub(crate) fn send_outcome(
+        status: StatusCode,
+        headers: &hyper::HeaderMap,
+        bytes: &[u8],
+    ) -> Result<SendOutcome, RelayError> {
         if status.is_success() {
             let _: SendResponse =
-                serde_json::from_slice(&bytes).map_err(|e| RelayError::Malformed(e.to_string()))?;
+                serde_json::from_slice(bytes).map_err(|e| RelayError::Malformed(e.to_string()))?;
             return Ok(SendOutcome::Stored);
         }
         if status == StatusCode::CONFLICT
-            && let Ok(body) = serde_json::from_slice::<ErrorBody>(&bytes)
+            && let Ok(body) = serde_json::from_slice::<ErrorBody>(bytes)
             && body.code == "device_mismatch"
         {
             return Ok(SendOutcome::DeviceMismatch {
@@ -218,13 +228,13 @@ impl Relay {
             });
         }
         if status == StatusCode::GONE
-            && let Ok(body) = serde_json::from_slice::<ErrorBody>(&bytes)
+            && let Ok(body) = serde_json::from_slice::<ErrorBody>(bytes)
             && body.code == "stale_devices"
             && !body.stale_devices.is_empty()
         {
             return Ok(SendOutcome::StaleDevices(body.stale_devices));
         }
-        Err(status_error(status, &headers, &bytes))
+        Err(status_error(status, headers, bytes))
     }
 
     /// Sends one ciphertext (a Sender Key group message) to every device listed in `request`,

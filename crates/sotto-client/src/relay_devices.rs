@@ -28,7 +28,12 @@ impl Relay {
         let bearer = Zeroizing::new(format!("Bearer {}", STANDARD.encode(secret)));
         let path = format!("/v1/provisioning/{channel_id}");
         let (status, headers, bytes) = self
-            .request_with(Method::GET, &path, None, Some(bearer.as_str()))
+            .request_with(
+                Method::GET,
+                &path,
+                None,
+                &[("authorization", bearer.as_str())],
+            )
             .await?;
         if status == StatusCode::NO_CONTENT {
             return Ok(None);

@@ -24,6 +24,8 @@ use crate::content::{Body, CONTENT_VERSION, Content, canonical_username};
 use crate::error::{ClientError, StoreError};
 use crate::events::{DeliveryState, Event};
 use crate::relay::SendOutcome;
+use crate::relay_sealed::SealedOutcome;
+use crate::sealed::{Sealing, Unsealable};
 use crate::store::{Direction, OutboxEntry, now_ms};
 use crate::trust::{ensure_trusted, observe};
 
@@ -91,6 +93,7 @@ impl Client {
             body,
             sender: self.account.username.clone(),
             sent_to: None,
+            access_key: Some(self.shared_access_key()),
         };
         let recipient = Recipient {
             username: &username,
@@ -294,9 +297,12 @@ impl Client {
         Ok(count)
     }
 
-    /// PUTs an outbox entry until the relay stores it, fixing the device list on 409.
+    /// PUTs an outbox entry until the relay stores it, fixing the device list on 409: sealed
+    /// when it can be, identified (and said so) when not.
     async fn deliver(&self, mut entry: OutboxEntry) -> Result<(), ClientError> {
-        for _ in 0..MAX_DEVICE_FIXES {
+        let mut sealing = self.sealing_for(&entry.recipient_account).await?;
+        let mut attempts = 0;
+        while attempts < MAX_DEVICE_FIXES {
             let registration_ids = self
                 .known_registration_ids(&entry.recipient_account)
                 .await?;
@@ -312,12 +318,25 @@ impl Client {
                     })
                     .collect(),
             };
-            match self
-                .relay
-                .send(&entry.recipient_account, &entry.message_id, &request)
-                .await?
-            {
-                SendOutcome::Stored => return self.delivered(&entry).await,
+            let outcome = match &sealing {
+                Ok(how) => match self.send_sealed(&entry, how, request).await? {
+                    Some(outcome) => outcome,
+                    None => {
+                        // The recipient changed its key: fall back, and say so.
+                        self.forget_access_key(&entry.recipient_account).await?;
+                        sealing = Err(Unsealable::AccessKeyRefused);
+                        continue;
+                    }
+                },
+                Err(_) => {
+                    self.relay
+                        .send(&entry.recipient_account, &entry.message_id, &request)
+                        .await?
+                }
+            };
+            attempts += 1;
+            match outcome {
+                SendOutcome::Stored => return self.delivered(&entry, sealing.err()).await,
                 SendOutcome::DeviceMismatch { missing, extra } => {
                     self.refresh_devices(&entry.recipient_account).await?;
                     entry = self.fix_devices(entry, &missing, &extra).await?;
@@ -333,7 +352,37 @@ impl Client {
         Err(ClientError::DeviceListUnstable(entry.recipient_account))
     }
 
-    async fn delivered(&self, entry: &OutboxEntry) -> Result<(), ClientError> {
+    /// Seals every envelope of `request` and sends it without credentials; `None` when the
+    /// relay refused the access key (nothing was stored).
+    async fn send_sealed(
+        &self,
+        entry: &OutboxEntry,
+        how: &Sealing,
+        mut request: SendRequest,
+    ) -> Result<Option<SendOutcome>, ClientError> {
+        for envelope in &mut request.envelopes {
+            envelope.content = Base64Bytes(self.seal(how, &envelope.content.0)?);
+        }
+        let answer = self
+            .relay
+            .send_sealed(
+                &entry.recipient_account,
+                &entry.message_id,
+                &how.access_key,
+                &request,
+            )
+            .await?;
+        Ok(match answer {
+            SealedOutcome::Answered(outcome) => Some(outcome),
+            SealedOutcome::AccessDenied => None,
+        })
+    }
+
+    async fn delivered(
+        &self,
+        entry: &OutboxEntry,
+        identified: Option<Unsealable>,
+    ) -> Result<(), ClientError> {
         let mut tx = self.store.begin().await?;
         self.store
             .delete_outbox(&mut tx, &entry.message_id, &entry.recipient_account)
@@ -358,6 +407,13 @@ impl Client {
             contact.map_or_else(|| entry.recipient_account.clone(), |c| c.username)
         };
         tx.commit().await.map_err(StoreError::from)?;
+        if let Some(reason) = identified {
+            self.emit(Event::SentIdentified {
+                peer: peer.clone(),
+                message_id: entry.message_id.clone(),
+                reason,
+            });
+        }
         if !changed.is_empty() {
             self.emit(Event::Delivery {
                 peer,

@@ -41,5 +41,7 @@ pub const SEALED_INNER: &[u8] = b"Sotto_v1_SealedSender_Inner";
 pub const SEALED_MULTI: &[u8] = b"Sotto_v1_SealedSender_Multi";
 /// HKDF info prefix of a recipient's pad of a multi-recipient message key.
 pub const SEALED_MULTI_KEY: &[u8] = b"Sotto_v1_SealedSender_MultiKey";
+/// HKDF info deriving an account's sealed-sender access key from its identity secret.
+pub const ACCESS_KEY: &[u8] = b"Sotto_v1_SealedSender_AccessKey";
 /// HKDF info prefix of the sender's tag in a multi-recipient header.
 pub const SEALED_MULTI_AUTH: &[u8] = b"Sotto_v1_SealedSender_MultiAuth";

@@ -153,16 +153,18 @@ async fn remove(dir: &Path, device_id: u32) -> anyhow::Result<()> {
     say(format_args!("removed device {device_id}"))
 }
 
-/// The device-change notices among the events received so far, as (JSON, text).
+/// The notices a send shows among the events received so far, as (JSON, text): device
+/// changes, and messages that went out identified instead of sealed.
 pub fn device_notices(events: &mut broadcast::Receiver<Event>) -> Vec<(Value, String)> {
     let mut notices = Vec::new();
     while let Ok(event) = events.try_recv() {
-        if matches!(event, Event::DevicesChanged { .. })
-            && let (Some(json), Some(text)) = (
-                output::event_json(&event, ""),
-                output::event_text(&event, ""),
-            )
-        {
+        if matches!(
+            event,
+            Event::DevicesChanged { .. } | Event::SentIdentified { .. }
+        ) && let (Some(json), Some(text)) = (
+            output::event_json(&event, ""),
+            output::event_text(&event, ""),
+        ) {
             notices.push((json, text));
         }
     }

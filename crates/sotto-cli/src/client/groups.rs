@@ -138,12 +138,10 @@ pub async fn send(
     message: sotto_client::OutgoingMessage,
     json: bool,
 ) -> anyhow::Result<()> {
+    let mut events = client.subscribe();
     let id = client.send_group_message(group, message).await?;
-    if json {
-        say(json!({"id": id, "group": group}))
-    } else {
-        say(id)
-    }
+    let notices = super::devices::device_notices(&mut events);
+    super::messages::say_sent(json!({"id": id, "group": group}), &id, &notices, json)
 }
 
 /// Runs `sotto history --group`.

@@ -97,18 +97,40 @@ pub async fn send(dir: &Path, mut args: SendArgs) -> anyhow::Result<()> {
     client.close().await;
     let notices = super::devices::device_notices(&mut events);
     let id: String = sent.with_context(|| format!("sending to {to} failed"))?;
-    if args.json {
-        let mut line = json!({"id": id, "to": to});
-        if !notices.is_empty() {
-            line["devices_changed"] = notices.iter().map(|(json, _)| json.clone()).collect();
-        }
-        say(line)
-    } else {
-        for (_, text) in &notices {
+    say_sent(json!({"id": id, "to": to}), &id, &notices, args.json)
+}
+
+/// Prints what a send did: its id (text) or `line` (JSON) with `"sealed"` — false when any
+/// copy went out identified, listed in `"sent_identified"` — and any device changes.
+pub fn say_sent(
+    mut line: serde_json::Value,
+    id: &str,
+    notices: &[(serde_json::Value, String)],
+    json: bool,
+) -> anyhow::Result<()> {
+    if !json {
+        for (_, text) in notices {
             eprintln!("{text}");
         }
-        say(id)
+        return say(id);
     }
+    let of_type = |kind: &str| -> Vec<serde_json::Value> {
+        notices
+            .iter()
+            .filter(|(notice, _)| notice["type"] == kind)
+            .map(|(notice, _)| notice.clone())
+            .collect()
+    };
+    let devices = of_type("devices_changed");
+    let identified = of_type("sent_identified");
+    line["sealed"] = identified.is_empty().into();
+    if !identified.is_empty() {
+        line["sent_identified"] = identified.into();
+    }
+    if !devices.is_empty() {
+        line["devices_changed"] = devices.into();
+    }
+    say(line)
 }
 
 fn read_stdin() -> anyhow::Result<String> {

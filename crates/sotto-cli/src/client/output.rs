@@ -1,6 +1,7 @@
 //! How events and stored messages are shown: one line of text, or one JSON object per line.
 
 use serde_json::{Value, json};
+use sotto_client::sealed::Unsealable;
 use sotto_client::{Contact, DeliveryState, Direction, Event, MessageDetails, StoredMessage};
 
 use super::attachments;
@@ -167,6 +168,12 @@ pub fn event_json(event: &Event, me: &str) -> Option<Value> {
             replaced,
         } => json!({"type": "devices_changed", "username": username, "added": added,
                     "removed": removed, "replaced": replaced}),
+        Event::SentIdentified {
+            peer,
+            message_id,
+            reason,
+        } => json!({"type": "sent_identified", "id": message_id, "to": peer,
+                    "reason": reason.as_str()}),
         _ => return super::group_output::event_json(event),
     })
 }
@@ -268,8 +275,22 @@ pub fn event_text(event: &Event, me: &str) -> Option<String> {
             removed,
             replaced,
         } => devices_changed_text(username, added, removed, replaced),
+        Event::SentIdentified { peer, reason, .. } => identified_text(peer, *reason),
         _ => return super::group_output::event_text(event),
     })
+}
+
+/// Why the relay learned who sent a message to `peer`.
+fn identified_text(peer: &str, reason: Unsealable) -> String {
+    let why = match reason {
+        Unsealable::NoAccessKey => {
+            format!("{peer} has not shared its access key yet (it does with its first message)")
+        }
+        Unsealable::AccessKeyRefused => format!("the relay refused {peer}'s access key"),
+        Unsealable::RelayOffersNone => "the relay issues no sender certificates".to_owned(),
+        _ => "sealed sending was not possible".to_owned(),
+    };
+    format!("(sent to {peer} identified, not sealed: {why})")
 }
 
 /// "bob's devices changed: +3 -2 ~4" (added, removed, re-linked).

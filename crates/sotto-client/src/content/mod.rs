@@ -56,6 +56,10 @@ pub struct Content {
     /// On a copy for the sender's own other devices: the account id it was sent to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_to: Option<String>,
+    /// The sender's sealed-sender access key (16 bytes), so the recipient can send to it
+    /// sealed; carried by every pairwise message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key: Option<sotto_proto::api::Base64Bytes>,
 }
 
 impl Content {
@@ -166,6 +170,7 @@ mod tests {
                 body,
                 sender: "alice".into(),
                 sent_to: None,
+                access_key: None,
             };
             let bytes = content.encode().unwrap();
             assert_eq!(Content::decode(&bytes).unwrap(), content);

@@ -10,8 +10,10 @@ use std::collections::{HashMap, HashSet};
 
 use sotto_core::IdentityKey;
 use sotto_core::bundle::VerifiedPreKeyBundle;
+use sotto_core::sealed::seal_for_many;
 use sotto_proto::api::{
-    Base64Bytes, MultiRecipient, MultiSendRequest, OutgoingEnvelope, RecipientDevice, SendRequest,
+    Base64Bytes, MultiRecipient, MultiSendRequest, OutgoingEnvelope, RecipientDevice,
+    SealedMultiRecipient, SealedMultiSendRequest, SendRequest,
 };
 
 use crate::bundles::verify_device_bundle;
@@ -20,6 +22,8 @@ use crate::content::{Body, CONTENT_VERSION, Content, GroupControl};
 use crate::error::{ClientError, StoreError};
 use crate::events::Event;
 use crate::relay::{MultiSendOutcome, SendOutcome};
+use crate::relay_sealed::SealedOutcome;
+use crate::sealed::{Sealing, Unsealable};
 use crate::send::{Recipient, new_message_id};
 use crate::store::now_ms;
 
@@ -51,8 +55,8 @@ pub(crate) struct Mismatch {
 /// What the relay did with a group message: all or nothing.
 #[derive(Debug)]
 pub(crate) enum GroupDelivery {
-    /// Stored once for every listed device.
-    Stored,
+    /// Stored once for every listed device; `identified` says why it was not sealed.
+    Stored { identified: Option<Unsealable> },
     /// Some accounts' device lists were wrong; nothing was stored.
     Mismatched(Vec<Mismatch>),
     /// Some accounts no longer exist (deleted or disabled); nothing was stored.
@@ -74,13 +78,10 @@ impl Client {
         ciphertext: &[u8],
         recipients: &[(String, Vec<u32>)],
     ) -> Result<GroupDelivery, ClientError> {
-        let mut request = MultiSendRequest {
-            content: Base64Bytes(ciphertext.to_vec()),
-            recipients: Vec::with_capacity(recipients.len()),
-        };
+        let mut routing = Vec::with_capacity(recipients.len());
         for (account_id, devices) in recipients {
             let known = self.known_registration_ids(account_id).await?;
-            request.recipients.push(MultiRecipient {
+            routing.push(MultiRecipient {
                 account_id: account_id.clone(),
                 devices: devices
                     .iter()
@@ -91,8 +92,24 @@ impl Client {
                     .collect(),
             });
         }
-        Ok(match self.relay.send_multi(message_id, &request).await? {
-            MultiSendOutcome::Stored { .. } => GroupDelivery::Stored,
+        let (outcome, identified) = match self.group_sealing(recipients).await? {
+            Ok(sealings) => match self
+                .send_group_sealed(message_id, ciphertext, &routing, &sealings)
+                .await?
+            {
+                Some(outcome) => (outcome, None),
+                None => {
+                    let outcome = self.send_group_identified(message_id, ciphertext, routing);
+                    (outcome.await?, Some(Unsealable::AccessKeyRefused))
+                }
+            },
+            Err(reason) => {
+                let outcome = self.send_group_identified(message_id, ciphertext, routing);
+                (outcome.await?, Some(reason))
+            }
+        };
+        Ok(match outcome {
+            MultiSendOutcome::Stored { .. } => GroupDelivery::Stored { identified },
             MultiSendOutcome::DeviceMismatch(accounts) => GroupDelivery::Mismatched(
                 accounts
                     .into_iter()
@@ -106,6 +123,79 @@ impl Client {
             ),
             MultiSendOutcome::UnknownAccounts(accounts) => GroupDelivery::UnknownAccounts(accounts),
         })
+    }
+
+    async fn send_group_identified(
+        &self,
+        message_id: &str,
+        ciphertext: &[u8],
+        recipients: Vec<MultiRecipient>,
+    ) -> Result<MultiSendOutcome, ClientError> {
+        let request = MultiSendRequest {
+            content: Base64Bytes(ciphertext.to_vec()),
+            recipients,
+        };
+        Ok(self.relay.send_multi(message_id, &request).await?)
+    }
+
+    /// How to seal to every recipient account, or why at least one cannot be sealed to (then
+    /// the whole message goes identified: one send, stored once).
+    async fn group_sealing(
+        &self,
+        recipients: &[(String, Vec<u32>)],
+    ) -> Result<Result<Vec<Sealing>, Unsealable>, ClientError> {
+        let mut sealings = Vec::with_capacity(recipients.len());
+        for (account_id, _) in recipients {
+            match self.sealing_for(account_id).await? {
+                Ok(sealing) => sealings.push(sealing),
+                Err(reason) => return Ok(Err(reason)),
+            }
+        }
+        Ok(Ok(sealings))
+    }
+
+    /// Seals the group message once for all accounts (one header each) and sends it without
+    /// credentials; `None` when the relay refused an access key (nothing was stored).
+    async fn send_group_sealed(
+        &self,
+        message_id: &str,
+        ciphertext: &[u8],
+        routing: &[MultiRecipient],
+        sealings: &[Sealing],
+    ) -> Result<Option<MultiSendOutcome>, ClientError> {
+        let Some(first) = sealings.first() else {
+            return Ok(Some(MultiSendOutcome::Stored { duplicate: false }));
+        };
+        let identities: Vec<IdentityKey> = sealings.iter().map(|s| s.recipient.clone()).collect();
+        let sealed = seal_for_many(
+            &mut rand::rng(),
+            &self.account.identity,
+            &first.certificate,
+            &identities,
+            ciphertext,
+            None,
+        )?;
+        let recipients = routing
+            .iter()
+            .zip(sealings)
+            .zip(sealed.headers())
+            .map(|((route, sealing), header)| SealedMultiRecipient {
+                account_id: route.account_id.clone(),
+                access_key: Some(Base64Bytes(sealing.access_key.as_bytes().to_vec())),
+                header: Base64Bytes(header.to_vec()),
+                devices: route.devices.clone(),
+            })
+            .collect();
+        let request = SealedMultiSendRequest {
+            shared: Base64Bytes(sealed.shared().to_vec()),
+            recipients,
+        };
+        Ok(
+            match self.relay.send_sealed_multi(message_id, &request).await? {
+                SealedOutcome::Answered(outcome) => Some(outcome),
+                SealedOutcome::AccessDenied => None,
+            },
+        )
     }
 
     /// Sends a group control body to every device of `member` over the pairwise sessions
@@ -126,6 +216,7 @@ impl Client {
             body: Body::Group(control),
             sender: self.account.username.clone(),
             sent_to: None,
+            access_key: Some(self.shared_access_key()),
         };
         let plaintext = content.encode()?;
         let (mut devices, mut bundles) = self.resolve_devices(member).await?;

@@ -57,6 +57,7 @@ impl Client {
             }),
             sender: self.account.username.clone(),
             sent_to: None,
+            access_key: None,
         };
         let key = self.own_sender_key(&stored).await?;
         let recipients = self.share_sender_key(&stored, &key).await?;
@@ -211,7 +212,16 @@ impl Client {
                 .map(|(a, d)| (a.clone(), d.clone()))
                 .collect();
             match self.deliver_group(message_id, framed, &listed).await? {
-                GroupDelivery::Stored => return Ok(()),
+                GroupDelivery::Stored { identified } => {
+                    if let Some(reason) = identified {
+                        self.emit(Event::SentIdentified {
+                            peer: group.state.state().name().to_owned(),
+                            message_id: message_id.to_owned(),
+                            reason,
+                        });
+                    }
+                    return Ok(());
+                }
                 GroupDelivery::UnknownAccounts(gone) => {
                     tracing::warn!(
                         count = gone.len(),

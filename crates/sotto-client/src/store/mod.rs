@@ -15,6 +15,7 @@ mod history;
 mod outbox;
 mod pre_keys;
 pub mod seal;
+pub(crate) mod sealed_sender;
 mod sessions;
 pub mod unlock;
 mod uploads;

@@ -16,12 +16,14 @@
 //! the ordinary session (or sender key) of the certified sender, whose identity the caller
 //! compares with the certificate's. `docs/protocol.md` ("Sealed sender") is normative.
 
+mod access;
 mod certificate;
 mod error;
 mod layers;
 mod multi;
 mod single;
 
+pub use access::{ACCESS_KEY_LEN, AccessKey};
 pub use certificate::{
     CertificateValidator, SenderCertificate, ServerSigner, TrustRoot, TrustRootKeyPair,
 };
