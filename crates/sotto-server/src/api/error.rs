@@ -200,6 +200,7 @@ fn invalid_value_code(value: &InvalidValue) -> &'static str {
         InvalidValue::MessageId => "invalid_message_id",
         InvalidValue::Secret => "invalid_secret",
         InvalidValue::AttachmentId => "invalid_attachment_id",
+        InvalidValue::AccessKey => "invalid_access_key",
     }
 }
 

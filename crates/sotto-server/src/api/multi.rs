@@ -11,7 +11,7 @@ use crate::config::Limits;
 use crate::domain::{AccountId, DeviceAddress, DeviceId, MessageId};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateKey;
-use crate::store::{MultiSubmission, SendOutcome};
+use crate::store::{MultiSubmission, RecipientAccount, SendOutcome};
 use axum::Json;
 use axum::extract::{Path, State};
 use bytes::Bytes;
@@ -74,7 +74,11 @@ pub(crate) async fn submit_multi(
         content,
         recipients: routing
             .into_iter()
-            .map(|(account, devices)| (account, devices.into_keys().collect()))
+            .map(|(account, devices)| RecipientAccount {
+                account,
+                devices: devices.into_keys().collect(),
+                prefix: Bytes::new(),
+            })
             .collect(),
         now_ms: now_ms(),
         ttl_ms: state.policy.limits.ttl_ms(),
