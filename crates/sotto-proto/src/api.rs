@@ -272,6 +272,43 @@ pub struct MultiSendRequest {
     pub recipients: Vec<MultiRecipient>,
 }
 
+/// `PUT /v1/accounts/sealed-sender`: who may send sealed envelopes to this account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealedSenderSettings {
+    /// The 16-byte access key sealed senders must present (the relay keeps only its SHA-256).
+    pub access_key: Base64Bytes,
+    /// Accept sealed envelopes from anyone, with or without the key.
+    #[serde(default)]
+    pub unrestricted: bool,
+}
+
+/// `PUT /v1/messages/sealed-multi/{message_id}`: a message sealed to many accounts
+/// (`sotto_core::sealed::seal_for_many`), its shared part stored once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealedMultiSendRequest {
+    /// The part every recipient gets (`MultiSealed::shared`).
+    pub shared: Base64Bytes,
+    /// Recipient accounts, each with its header and devices.
+    pub recipients: Vec<SealedMultiRecipient>,
+}
+
+/// One recipient account of a sealed multi-recipient send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealedMultiRecipient {
+    /// Account id.
+    pub account_id: String,
+    /// The account's access key; may be omitted for an account that accepts sealed envelopes from anyone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key: Option<Base64Bytes>,
+    /// The account's 48-byte recipient header (`MultiSealed::headers()[i]`).
+    pub header: Base64Bytes,
+    /// Exactly the account's current devices.
+    pub devices: Vec<RecipientDevice>,
+}
+
 /// How one recipient account's device list in a multi-recipient send is stale.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountDeviceMismatch {

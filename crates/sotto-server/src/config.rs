@@ -93,6 +93,12 @@ pub struct RateLimitConfig {
     pub bundle_fetches: BucketConfig,
     /// Registrations per client address (kept in memory only, never stored or logged).
     pub registrations: BucketConfig,
+    /// Sealed-sender deliveries per recipient account (the relay does not know the sender,
+    /// so this bucket stands in for the per-pair one), taken only after the access check.
+    pub sealed_access: BucketConfig,
+    /// Sealed-sender requests per client address (kept in memory only, never stored or
+    /// logged), taken before anything else is checked.
+    pub sealed_connections: BucketConfig,
 }
 
 impl Default for RateLimitConfig {
@@ -110,6 +116,16 @@ impl Default for RateLimitConfig {
             registrations: BucketConfig {
                 burst: 6,
                 refill_ms: 30_000,
+            },
+            // An account in busy groups receives from many senders: 300 at once, then 5/s.
+            sealed_access: BucketConfig {
+                burst: 300,
+                refill_ms: 200,
+            },
+            // One client address (possibly a NAT of many users): 200 at once, then 5/s.
+            sealed_connections: BucketConfig {
+                burst: 200,
+                refill_ms: 200,
             },
         }
     }

@@ -27,6 +27,9 @@ pub enum InvalidValue {
     /// Attachment id that is not 32 characters of unpadded base64url.
     #[error("attachment id must be 32 characters of A-Z, a-z, 0-9, '-' and '_'")]
     AttachmentId,
+    /// Sealed-sender access key that is not exactly 16 bytes.
+    #[error("access key must be exactly 16 bytes")]
+    AccessKey,
 }
 
 /// A canonical (lowercase) username: 3–32 characters of `a-z0-9_.`.
@@ -192,6 +195,45 @@ impl fmt::Debug for SecretHash {
     }
 }
 
+/// SHA-256 of an account's 16-byte sealed-sender access key: what a sealed sender must
+/// present for the relay to deliver to the account. Only the hash is stored.
+#[derive(Clone)]
+pub struct AccessKeyHash([u8; 32]);
+
+impl AccessKeyHash {
+    /// Length of an access key.
+    pub const KEY_LEN: usize = 16;
+
+    /// Hashes a key received from a client; it must be exactly 16 bytes.
+    pub fn of_key(key: &[u8]) -> Result<Self, InvalidValue> {
+        if key.len() != Self::KEY_LEN {
+            return Err(InvalidValue::AccessKey);
+        }
+        Ok(Self(Sha256::digest(key).into()))
+    }
+
+    /// Rebuilds a hash read from storage.
+    pub fn from_stored(bytes: &[u8]) -> Option<Self> {
+        <[u8; 32]>::try_from(bytes).ok().map(Self)
+    }
+
+    /// The stored form.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Compares in constant time, so response timing does not reveal how much matched.
+    pub fn matches(&self, other: &AccessKeyHash) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl fmt::Debug for AccessKeyHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AccessKeyHash(..)")
+    }
+}
+
 /// Hash of a registration token: tokens, like device secrets, are stored only hashed.
 pub fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
@@ -268,5 +310,19 @@ mod tests {
         assert!(a.matches(&SecretHash::of_secret(&[1; 32]).unwrap()));
         assert!(!a.matches(&SecretHash::of_secret(&[2; 32]).unwrap()));
         assert_eq!(SecretHash::of_secret(&[1; 31]), Err(InvalidValue::Secret));
+    }
+
+    #[test]
+    fn access_keys_are_16_bytes_and_compare() {
+        let a = AccessKeyHash::of_key(&[1; 16]).unwrap();
+        assert!(a.matches(&AccessKeyHash::of_key(&[1; 16]).unwrap()));
+        assert!(!a.matches(&AccessKeyHash::of_key(&[2; 16]).unwrap()));
+        assert!(a.matches(&AccessKeyHash::from_stored(a.as_bytes()).unwrap()));
+        for len in [0, 15, 17, 32] {
+            assert_eq!(
+                AccessKeyHash::of_key(&vec![1; len]).err(),
+                Some(InvalidValue::AccessKey)
+            );
+        }
     }
 }

@@ -11,6 +11,8 @@ pub struct Metrics {
     pub registrations: AtomicU64,
     /// Messages stored (a retry of a stored id is not counted).
     pub messages_stored: AtomicU64,
+    /// Sealed-sender messages stored (single and multi-recipient; also in `messages_stored`).
+    pub messages_sealed: AtomicU64,
     /// Retries answered as duplicates.
     pub messages_duplicate: AtomicU64,
     /// Envelopes pushed on WebSockets.
@@ -46,6 +48,11 @@ impl Metrics {
                 "sotto_messages_stored_total",
                 "Messages stored durably.",
                 &self.messages_stored,
+            ),
+            (
+                "sotto_messages_sealed_total",
+                "Sealed-sender messages stored durably.",
+                &self.messages_sealed,
             ),
             (
                 "sotto_messages_duplicate_total",

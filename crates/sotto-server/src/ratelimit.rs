@@ -25,6 +25,20 @@ pub enum RateKey {
     BundleFetch(AccountId),
     /// Registrations from one client address (memory only).
     Registration(IpAddr),
+    /// Sealed-sender deliveries to one account (its access key stands in for the sender).
+    SealedAccess(AccountId),
+    /// Sealed-sender requests from one client address (memory only).
+    SealedConnection(IpAddr),
+}
+
+impl RateKey {
+    /// Whether the key holds a client address, which never leaves this process.
+    pub fn is_local_only(&self) -> bool {
+        matches!(
+            self,
+            RateKey::Registration(_) | RateKey::SealedConnection(_)
+        )
+    }
 }
 
 /// A refused request: try again after this long.
@@ -68,6 +82,8 @@ impl InMemoryRateLimiter {
             RateKey::Message { .. } => self.config.messages,
             RateKey::BundleFetch(_) => self.config.bundle_fetches,
             RateKey::Registration(_) => self.config.registrations,
+            RateKey::SealedAccess(_) => self.config.sealed_access,
+            RateKey::SealedConnection(_) => self.config.sealed_connections,
         }
     }
 
@@ -125,6 +141,8 @@ mod tests {
             messages: bucket,
             bundle_fetches: bucket,
             registrations: bucket,
+            sealed_access: bucket,
+            sealed_connections: bucket,
         })
     }
 
@@ -165,5 +183,36 @@ mod tests {
             ..RateLimitConfig::default()
         });
         assert!((0..1000).all(|_| off.acquire_at(&a, now).is_ok()));
+    }
+
+    #[test]
+    fn sealed_keys_have_their_own_buckets() {
+        let limits = InMemoryRateLimiter::new(RateLimitConfig {
+            enabled: true,
+            sealed_access: BucketConfig {
+                burst: 1,
+                refill_ms: 60_000,
+            },
+            sealed_connections: BucketConfig {
+                burst: 2,
+                refill_ms: 60_000,
+            },
+            ..RateLimitConfig::default()
+        });
+        let now = Instant::now();
+        let account = AccountId::random().unwrap();
+        let access = RateKey::SealedAccess(account.clone());
+        assert!(limits.acquire_at(&access, now).is_ok());
+        assert!(limits.acquire_at(&access, now).is_err());
+        assert!(
+            limits
+                .acquire_at(&RateKey::BundleFetch(account), now)
+                .is_ok()
+        );
+        let client = RateKey::SealedConnection("192.0.2.1".parse().unwrap());
+        assert!(client.is_local_only() && !access.is_local_only());
+        assert!(limits.acquire_at(&client, now).is_ok());
+        assert!(limits.acquire_at(&client, now).is_ok());
+        assert!(limits.acquire_at(&client, now).is_err());
     }
 }

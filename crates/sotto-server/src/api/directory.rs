@@ -8,7 +8,7 @@
 
 use super::error::ApiError;
 use crate::domain::{AccountId, DeviceAddress, DeviceId};
-use crate::store::{DeviceCredentials, Store};
+use crate::store::{DeviceCredentials, SealedSenderAccess, Store};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
@@ -24,6 +24,8 @@ pub struct Recipient {
     pub devices: BTreeSet<DeviceId>,
     /// Each device's registration id.
     pub registration_ids: BTreeMap<DeviceId, u32>,
+    /// Who may send it sealed envelopes.
+    pub sealed: SealedSenderAccess,
 }
 
 struct Timed<V> {
@@ -123,9 +125,11 @@ impl Directory {
         let recipient = match enabled {
             Some(_) => {
                 let stored = self.store.devices(account).await?;
+                let sealed = self.store.sealed_sender(account).await?.unwrap_or_default();
                 Some(Recipient {
                     devices: stored.iter().map(|d| d.id).collect(),
                     registration_ids: stored.iter().map(|d| (d.id, d.registration_id)).collect(),
+                    sealed,
                 })
             }
             None => None,
@@ -134,7 +138,8 @@ impl Directory {
         Ok(recipient)
     }
 
-    /// Drops everything cached about an account (after it gained or lost a device).
+    /// Drops everything cached about an account (after it gained or lost a device or changed
+    /// its sealed-sender settings).
     pub fn forget(&self, account: &AccountId) {
         self.recipients.remove_where(|k| k != account);
         self.credentials.remove_where(|k| &k.account != account);

@@ -33,6 +33,10 @@ pub enum ApiError {
     /// No or wrong credentials.
     #[error("missing or invalid credentials")]
     Unauthorized,
+    /// A sealed send without access to (one of) its recipients: unknown or disabled account,
+    /// no access key or a wrong one. One error for all, so existence is not revealed.
+    #[error("sealed sending to this recipient is not allowed with the access key given")]
+    AccessDenied,
     /// The account was disabled by the operator.
     #[error("this account is disabled")]
     AccountDisabled,
@@ -153,6 +157,7 @@ impl ApiError {
             WebSocketRequired => (StatusCode::BAD_REQUEST, "websocket_required"),
             InvalidFrameFormat => (StatusCode::BAD_REQUEST, "invalid_frame_format"),
             Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            AccessDenied => (StatusCode::UNAUTHORIZED, "access_denied"),
             AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
             InvalidRegistrationToken => (StatusCode::FORBIDDEN, "invalid_registration_token"),
             NotFound => (StatusCode::NOT_FOUND, "not_found"),
@@ -200,6 +205,7 @@ fn invalid_value_code(value: &InvalidValue) -> &'static str {
         InvalidValue::MessageId => "invalid_message_id",
         InvalidValue::Secret => "invalid_secret",
         InvalidValue::AttachmentId => "invalid_attachment_id",
+        InvalidValue::AccessKey => "invalid_access_key",
     }
 }
 

@@ -1,6 +1,7 @@
 //! Sending: one ciphertext per recipient device, stored once per message id.
 
 use super::auth::AuthenticatedDevice;
+use super::directory::Recipient;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::{AppState, now_ms, rate_limit};
@@ -10,7 +11,7 @@ use crate::ratelimit::RateKey;
 use crate::store::{NewEnvelope, SendOutcome, Submission};
 use axum::Json;
 use axum::extract::{Path, State};
-use sotto_proto::api::{SendRequest, SendResponse};
+use sotto_proto::api::{OutgoingEnvelope, SendRequest, SendResponse};
 use std::collections::BTreeSet;
 
 /// Turns `(device id, ciphertext)` pairs into envelopes, checking sizes and device ids.
@@ -56,20 +57,26 @@ pub(super) async fn send(
     ApiJson(request): ApiJson<SendRequest>,
 ) -> Result<Json<SendResponse>, ApiError> {
     check_registration_ids(&state, &recipient, &request.envelopes).await?;
+    let (lifetime, request) = split_request(request);
+    let outcome = submit(&state, me, &recipient, &message_id, request, lifetime).await?;
+    Ok(Json(SendResponse {
+        duplicate: outcome == SendOutcome::Duplicate,
+    }))
+}
+
+/// A send request's lifetime and its `(device id, ciphertext)` pairs.
+pub(super) fn split_request(request: SendRequest) -> (Lifetime, Vec<(u32, Vec<u8>)>) {
     let lifetime = if request.ephemeral {
         Lifetime::Ephemeral
     } else {
         Lifetime::Queued
     };
-    let request = request
+    let envelopes = request
         .envelopes
         .into_iter()
         .map(|e| (e.device_id, e.content.0))
         .collect();
-    let outcome = submit(&state, me, &recipient, &message_id, request, lifetime).await?;
-    Ok(Json(SendResponse {
-        duplicate: outcome == SendOutcome::Duplicate,
-    }))
+    (lifetime, envelopes)
 }
 
 /// Sesame's stale-device check: an envelope that names the registration id its session was
@@ -78,21 +85,37 @@ pub(super) async fn send(
 async fn check_registration_ids(
     state: &AppState,
     recipient: &str,
-    envelopes: &[sotto_proto::api::OutgoingEnvelope],
+    envelopes: &[OutgoingEnvelope],
 ) -> Result<(), ApiError> {
     if envelopes.iter().all(|e| e.registration_id.is_none()) {
         return Ok(());
     }
     let account = AccountId::parse(recipient)?;
-    let Some(current) = state.directory.recipient(&account).await? else {
-        return Ok(());
-    };
-    let stale: Vec<u32> = envelopes
+    match state.directory.recipient(&account).await? {
+        Some(current) => stale_devices(&current, &registration_ids(envelopes)),
+        None => Ok(()),
+    }
+}
+
+/// Each envelope's device id and the registration id the sender gave for it.
+pub(super) fn registration_ids(envelopes: &[OutgoingEnvelope]) -> Vec<(u32, Option<u32>)> {
+    envelopes
         .iter()
-        .filter_map(|e| {
-            let device = DeviceId::new(e.device_id).ok()?;
+        .map(|e| (e.device_id, e.registration_id))
+        .collect()
+}
+
+/// The registration-id half of [`check_registration_ids`], on a recipient already looked up.
+pub(super) fn stale_devices(
+    current: &Recipient,
+    given: &[(u32, Option<u32>)],
+) -> Result<(), ApiError> {
+    let stale: Vec<u32> = given
+        .iter()
+        .filter_map(|&(device_id, registration_id)| {
+            let device = DeviceId::new(device_id).ok()?;
             let now = current.registration_ids.get(&device)?;
-            (e.registration_id? != *now).then_some(e.device_id)
+            (registration_id? != *now).then_some(device_id)
         })
         .collect();
     if stale.is_empty() {
@@ -114,6 +137,36 @@ pub(crate) enum Lifetime {
 /// How long an ephemeral envelope waits for a device.
 pub(crate) const EPHEMERAL_TTL_MS: i64 = 5_000;
 
+/// A send whose ids and envelopes are well-formed, not yet checked against the recipient.
+pub(crate) struct ParsedSend {
+    /// Recipient account.
+    pub recipient: AccountId,
+    /// Client-chosen idempotency key.
+    pub message_id: MessageId,
+    /// One ciphertext per addressed device.
+    pub envelopes: Vec<NewEnvelope>,
+    /// How long to keep them.
+    pub lifetime: Lifetime,
+}
+
+impl ParsedSend {
+    /// Parses the path's ids and the envelopes (sizes, device ids, no repeats).
+    pub(crate) fn parse(
+        state: &AppState,
+        recipient: &str,
+        message_id: &str,
+        request: Vec<(u32, Vec<u8>)>,
+        lifetime: Lifetime,
+    ) -> Result<Self, ApiError> {
+        Ok(Self {
+            recipient: AccountId::parse(recipient)?,
+            message_id: MessageId::parse(message_id)?,
+            envelopes: envelopes(state, request)?,
+            lifetime,
+        })
+    }
+}
+
 /// Stores a message from `me` for `recipient`: the checks, rate limit and durable commit of a
 /// send, shared by the HTTP `PUT` and sends over the delivery WebSocket. Answers only after
 /// the commit; every failure is the error the HTTP request returns.
@@ -125,38 +178,48 @@ pub(crate) async fn submit(
     request: Vec<(u32, Vec<u8>)>,
     lifetime: Lifetime,
 ) -> Result<SendOutcome, ApiError> {
-    let recipient = AccountId::parse(recipient)?;
-    let message_id = MessageId::parse(message_id)?;
-    let envelopes = envelopes(state, request)?;
+    let send = ParsedSend::parse(state, recipient, message_id, request, lifetime)?;
     rate_limit(
         state,
         RateKey::Message {
             sender: me.account.clone(),
-            recipient: recipient.clone(),
+            recipient: send.recipient.clone(),
         },
     )
     .await?;
     let mut expected = state
         .directory
-        .recipient(&recipient)
+        .recipient(&send.recipient)
         .await?
         .ok_or(ApiError::NotFound)?
         .devices;
-    if recipient == me.account {
+    if send.recipient == me.account {
         // Copies to one's own other devices never include the sending device.
         expected.remove(&me.device);
     }
-    let addressed: BTreeSet<DeviceId> = envelopes.iter().map(|e| e.device).collect();
-    if let Some(mismatch) = device_mismatch(&expected, &addressed) {
+    commit(state, send, Some(me), &expected).await
+}
+
+/// The end of every single send, identified or sealed: the addressed devices must be exactly
+/// `expected` (else `409 device_mismatch`), then the envelopes are stored durably, with
+/// `sender` (`None` for sealed sends), once per message id.
+pub(crate) async fn commit(
+    state: &AppState,
+    send: ParsedSend,
+    sender: Option<DeviceAddress>,
+    expected: &BTreeSet<DeviceId>,
+) -> Result<SendOutcome, ApiError> {
+    let addressed: BTreeSet<DeviceId> = send.envelopes.iter().map(|e| e.device).collect();
+    if let Some(mismatch) = device_mismatch(expected, &addressed) {
         return Err(mismatch);
     }
     let submission = Submission {
-        recipient,
-        message_id,
-        sender: Some(me),
-        envelopes,
+        recipient: send.recipient,
+        message_id: send.message_id,
+        sender,
+        envelopes: send.envelopes,
         now_ms: now_ms(),
-        ttl_ms: match lifetime {
+        ttl_ms: match send.lifetime {
             Lifetime::Queued => state.policy.limits.ttl_ms(),
             Lifetime::Ephemeral => EPHEMERAL_TTL_MS,
         },

@@ -15,6 +15,8 @@ mod keys;
 pub(crate) mod messages;
 pub(crate) mod multi;
 pub(crate) mod provisioning;
+mod sealed;
+mod sealed_multi;
 
 pub use error::ApiError;
 
@@ -85,6 +87,7 @@ pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .route("/accounts", post(accounts::register))
         .route("/accounts/{username}", get(accounts::lookup))
+        .route("/accounts/sealed-sender", put(sealed::put_settings))
         .route("/devices", post(accounts::add_device).get(devices::list))
         .route("/devices/{device_id}", delete(devices::remove))
         .route("/devices/link-token", post(devices::link_token))
@@ -103,6 +106,16 @@ pub fn router(state: AppState) -> Router {
             put(multi::send_multi).layer(DefaultBodyLimit::max(multi::max_body_bytes(
                 &state.policy.limits,
             ))),
+        )
+        .route(
+            "/messages/sealed/{account_id}/{message_id}",
+            put(sealed::send_sealed),
+        )
+        .route(
+            "/messages/sealed-multi/{message_id}",
+            put(sealed_multi::send_sealed_multi).layer(DefaultBodyLimit::max(
+                sealed_multi::max_body_bytes(&state.policy.limits),
+            )),
         )
         .route("/websocket", get(delivery::websocket))
         .route("/attachments", post(attachments::create))

@@ -11,7 +11,7 @@ use crate::config::Limits;
 use crate::domain::{AccountId, DeviceAddress, DeviceId, MessageId};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateKey;
-use crate::store::{MultiSubmission, SendOutcome};
+use crate::store::{MultiSubmission, RecipientAccount, SendOutcome};
 use axum::Json;
 use axum::extract::{Path, State};
 use bytes::Bytes;
@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// Most accounts' worth of devices one multi-recipient send may address: with the default
 /// 6 devices per account, 6,000 devices.
-const MAX_RECIPIENT_ACCOUNTS: usize = 1_000;
+pub(super) const MAX_RECIPIENT_ACCOUNTS: usize = 1_000;
 
 /// Most devices one multi-recipient send may address.
 pub(crate) fn max_recipient_devices(limits: &Limits) -> usize {
@@ -35,7 +35,7 @@ pub(crate) fn max_body_bytes(limits: &Limits) -> usize {
 }
 
 /// A recipient account's devices and the registration id the sender gave for each.
-type Routing = Vec<(AccountId, BTreeMap<DeviceId, Option<u32>>)>;
+pub(super) type Routing = Vec<(AccountId, BTreeMap<DeviceId, Option<u32>>)>;
 
 /// `PUT /v1/messages/multi/{message_id}`
 pub(super) async fn send_multi(
@@ -67,19 +67,31 @@ pub(crate) async fn submit_multi(
         };
         rate_limit(state, key).await?;
     }
-    check_devices(state, &me, &routing).await?;
+    check_devices(state, Some(&me), &routing).await?;
     let submission = MultiSubmission {
         message_id,
         sender: Some(me),
         content,
         recipients: routing
             .into_iter()
-            .map(|(account, devices)| (account, devices.into_keys().collect()))
+            .map(|(account, devices)| RecipientAccount {
+                account,
+                devices: devices.into_keys().collect(),
+                prefix: Bytes::new(),
+            })
             .collect(),
         now_ms: now_ms(),
         ttl_ms: state.policy.limits.ttl_ms(),
         max_queue: state.policy.limits.max_queue,
     };
+    commit_multi(state, submission).await
+}
+
+/// Stores a checked multi-recipient send durably (identified or sealed) and counts it.
+pub(super) async fn commit_multi(
+    state: &AppState,
+    submission: MultiSubmission,
+) -> Result<SendOutcome, ApiError> {
     let outcome = state.store.store_multi(submission).await?;
     if outcome == SendOutcome::Stored {
         Metrics::inc(&state.metrics.messages_stored);
@@ -89,7 +101,7 @@ pub(crate) async fn submit_multi(
     Ok(outcome)
 }
 
-fn checked_content(limits: &Limits, content: Vec<u8>) -> Result<Bytes, ApiError> {
+pub(super) fn checked_content(limits: &Limits, content: Vec<u8>) -> Result<Bytes, ApiError> {
     if content.is_empty() {
         return Err(ApiError::BadEnvelopes("the content is empty"));
     }
@@ -101,7 +113,10 @@ fn checked_content(limits: &Limits, content: Vec<u8>) -> Result<Bytes, ApiError>
 
 /// Parses the recipient list: at least one account, each once with at least one device, each
 /// device once, and no more devices in all than [`max_recipient_devices`].
-fn parse_routing(limits: &Limits, recipients: Vec<MultiRecipient>) -> Result<Routing, ApiError> {
+pub(super) fn parse_routing(
+    limits: &Limits,
+    recipients: Vec<MultiRecipient>,
+) -> Result<Routing, ApiError> {
     if recipients.is_empty() {
         return Err(ApiError::BadEnvelopes(
             "a multi-recipient send needs at least one recipient",
@@ -136,9 +151,10 @@ fn parse_routing(limits: &Limits, recipients: Vec<MultiRecipient>) -> Result<Rou
 
 /// Compares every account's listed devices with its current ones: unknown (or disabled)
 /// accounts fail with `not_found`, stale lists with one `device_mismatch` naming them all.
-async fn check_devices(
+/// `me` is the sending device, left out of its own account's list (`None` for sealed sends).
+pub(super) async fn check_devices(
     state: &AppState,
-    me: &DeviceAddress,
+    me: Option<&DeviceAddress>,
     routing: &Routing,
 ) -> Result<(), ApiError> {
     let mut unknown = Vec::new();
@@ -149,7 +165,7 @@ async fn check_devices(
             continue;
         };
         let mut expected = recipient.devices;
-        if *account == me.account {
+        if let Some(me) = me.filter(|me| me.account == *account) {
             // Copies to one's own other devices never include the sending device.
             expected.remove(&me.device);
         }

@@ -3,8 +3,8 @@
 //! in Redis, on Redis's clock (nodes' clocks may differ).
 //!
 //! Keys are SHA-256 digests of the limited pair or account, expiring once the bucket would be
-//! full again. Registration limits stay in each node's memory: client addresses never leave
-//! the process. When Redis cannot be reached, each node falls back to its own in-memory
+//! full again. Limits keyed by a client address (registrations, sealed-sender requests) stay
+//! in each node's memory: client addresses never leave the process. When Redis cannot be reached, each node falls back to its own in-memory
 //! buckets (limits then hold per node rather than per cluster) until it answers again.
 
 use crate::config::{BucketConfig, RateLimitConfig};
@@ -75,7 +75,10 @@ impl RedisRateLimiter {
                 (self.config.messages, format!("m {sender} {recipient}"))
             }
             RateKey::BundleFetch(account) => (self.config.bundle_fetches, format!("b {account}")),
+            RateKey::SealedAccess(account) => (self.config.sealed_access, format!("s {account}")),
+            // Never sent to Redis (see `acquire`); no address goes into the name.
             RateKey::Registration(_) => (self.config.registrations, String::new()),
+            RateKey::SealedConnection(_) => (self.config.sealed_connections, String::new()),
         };
         let digest = Sha256::digest(name.as_bytes());
         (bucket, format!("sotto:rate:{}", hex::encode(digest)))
@@ -85,7 +88,7 @@ impl RedisRateLimiter {
 #[async_trait]
 impl RateLimiter for RedisRateLimiter {
     async fn acquire(&self, key: &RateKey) -> Result<(), RetryAfter> {
-        if !self.config.enabled || matches!(key, RateKey::Registration(_)) {
+        if !self.config.enabled || key.is_local_only() {
             return self.fallback.acquire(key).await;
         }
         let (bucket, redis_key) = self.bucket(key);
@@ -126,6 +129,8 @@ mod tests {
             messages: bucket,
             bundle_fetches: bucket,
             registrations: bucket,
+            sealed_access: bucket,
+            sealed_connections: bucket,
         };
         let node_a = RedisRateLimiter::new(&url, config.clone()).unwrap();
         let node_b = RedisRateLimiter::new(&url, config).unwrap();
@@ -135,5 +140,12 @@ mod tests {
         let RetryAfter(wait) = node_a.acquire(&key).await.unwrap_err();
         assert!(wait > Duration::from_secs(50), "{wait:?}");
         assert!(node_b.acquire(&key).await.is_err());
+        let sealed = RateKey::SealedAccess(crate::domain::AccountId::random().unwrap());
+        assert!(node_a.acquire(&sealed).await.is_ok());
+        assert!(node_b.acquire(&sealed).await.is_ok());
+        assert!(
+            node_a.acquire(&sealed).await.is_err(),
+            "shared through Redis"
+        );
     }
 }

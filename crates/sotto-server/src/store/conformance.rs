@@ -11,6 +11,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 mod multi;
+mod sealed;
 
 /// A fresh store plus whatever must outlive it (a temporary directory, a database handle).
 pub(crate) struct Fixture {
@@ -47,6 +48,7 @@ where
     commit_hook_sees_each_stored_envelope_once(factory().await).await;
     super::conformance_linking::run(&factory).await;
     multi::run(&factory).await;
+    sealed::run(&factory).await;
 }
 
 fn signed(id: u32, tag: u8) -> SignedPreKey {

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 pub use attachments::{AttachmentIndex, AttachmentRecord, AttachmentUsage, NewAttachment};
 use bytes::Bytes;
 pub use linking::{ChannelContents, LinkRequest, LinkingStore};
+pub use sealed::{SealedSenderAccess, SealedSenderStore};
 use sotto_proto::api::{PreKey, PreKeyUpload, SignedPreKey};
 
 mod attachments;
@@ -21,6 +22,7 @@ pub(crate) mod conformance;
 pub(crate) mod conformance_linking;
 mod linking;
 pub mod postgres;
+mod sealed;
 pub mod sqlite;
 
 /// A storage failure. Backend errors are logged by the caller, never shown to clients.
@@ -269,18 +271,44 @@ pub struct Submission {
     pub max_queue: u32,
 }
 
+/// One recipient account of a multi-recipient send.
+#[derive(Debug, Clone)]
+pub struct RecipientAccount {
+    /// The account.
+    pub account: AccountId,
+    /// Its addressed devices (each once, at least one).
+    pub devices: Vec<DeviceId>,
+    /// Bytes each of these devices receives before the shared ciphertext, stored in its own
+    /// queue entry: the account's recipient header of a sealed send, empty otherwise.
+    pub prefix: Bytes,
+}
+
+impl RecipientAccount {
+    /// What each of the account's devices receives: `prefix || content`. Shares `content`
+    /// when the prefix is empty; otherwise one copy for all the account's devices.
+    pub fn delivered(&self, content: &Bytes) -> Bytes {
+        if self.prefix.is_empty() {
+            return content.clone();
+        }
+        let mut joined = Vec::with_capacity(self.prefix.len() + content.len());
+        joined.extend_from_slice(&self.prefix);
+        joined.extend_from_slice(content);
+        Bytes::from(joined)
+    }
+}
+
 /// A multi-recipient send: one ciphertext for every listed device of several accounts, stored
-/// once and referenced by each device's queue entry.
+/// once and referenced by each device's queue entry (which may add a per-account prefix).
 #[derive(Debug, Clone)]
 pub struct MultiSubmission {
     /// Client-chosen idempotency key, remembered per recipient account.
     pub message_id: MessageId,
-    /// Authenticated sender, if any.
+    /// Authenticated sender, if any (`None` for sealed sends).
     pub sender: Option<DeviceAddress>,
-    /// The ciphertext every device receives.
+    /// The ciphertext every device receives (after its account's prefix).
     pub content: Bytes,
-    /// Recipient accounts (each once) and their devices (each once, at least one).
-    pub recipients: Vec<(AccountId, Vec<DeviceId>)>,
+    /// Recipient accounts, each once.
+    pub recipients: Vec<RecipientAccount>,
     /// Server receive time (ms since the epoch).
     pub now_ms: i64,
     /// Envelopes and payload expire at `now_ms + ttl_ms`; the id is remembered as long.
@@ -292,9 +320,9 @@ pub struct MultiSubmission {
 impl MultiSubmission {
     /// Every addressed device.
     pub fn devices(&self) -> impl Iterator<Item = DeviceAddress> + '_ {
-        self.recipients.iter().flat_map(|(account, devices)| {
-            devices.iter().map(move |device| DeviceAddress {
-                account: account.clone(),
+        self.recipients.iter().flat_map(|r| {
+            r.devices.iter().map(move |device| DeviceAddress {
+                account: r.account.clone(),
                 device: *device,
             })
         })
@@ -323,6 +351,26 @@ pub struct QueuedEnvelope {
     pub server_timestamp: i64,
     /// Ciphertext; shared, not copied, between the devices of a multi-recipient send.
     pub content: Bytes,
+}
+
+/// What a mailbox row delivers: its own content, followed by the shared payload it references
+/// (a multi-recipient send). Joined here rather than in SQL, where SQLite's `||` would turn
+/// the blobs into text. A row whose payload is gone is corrupt, not delivered truncated.
+pub(crate) fn delivered_content(
+    own: Vec<u8>,
+    payload_id: Option<i64>,
+    payload: Option<Vec<u8>>,
+) -> Result<Bytes, StoreError> {
+    match (payload_id, payload) {
+        (None, _) => Ok(own.into()),
+        (Some(_), None) => Err(StoreError::Corrupt("shared payload missing".into())),
+        (Some(_), Some(payload)) if own.is_empty() => Ok(payload.into()),
+        (Some(_), Some(payload)) => {
+            let mut joined = own;
+            joined.extend_from_slice(&payload);
+            Ok(joined.into())
+        }
+    }
 }
 
 /// How a backend's group commit is doing.
@@ -383,9 +431,15 @@ pub trait Mailbox: Send + Sync {
 }
 
 /// Everything a relay needs from storage.
-pub trait Store: AccountStore + PreKeyStore + Mailbox + AttachmentIndex + LinkingStore {}
+pub trait Store:
+    AccountStore + PreKeyStore + Mailbox + AttachmentIndex + LinkingStore + SealedSenderStore
+{
+}
 
-impl<T: AccountStore + PreKeyStore + Mailbox + AttachmentIndex + LinkingStore> Store for T {}
+impl<T> Store for T where
+    T: AccountStore + PreKeyStore + Mailbox + AttachmentIndex + LinkingStore + SealedSenderStore
+{
+}
 
 #[cfg(test)]
 mod tests {

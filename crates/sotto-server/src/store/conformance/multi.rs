@@ -31,9 +31,10 @@ fn multi(id: &str, to: &[(&AccountId, &[u32])], max_queue: u32) -> MultiSubmissi
         content: Bytes::from(format!("group/{id}").into_bytes()),
         recipients: to
             .iter()
-            .map(|(account, devices)| {
-                let devices = devices.iter().map(|d| DeviceId::new(*d).unwrap());
-                ((*account).clone(), devices.collect())
+            .map(|(account, devices)| RecipientAccount {
+                account: (*account).clone(),
+                devices: devices.iter().map(|d| DeviceId::new(*d).unwrap()).collect(),
+                prefix: Bytes::new(),
             })
             .collect(),
         now_ms: 1_000_000,

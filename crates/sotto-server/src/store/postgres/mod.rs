@@ -17,6 +17,7 @@ mod linking;
 mod mailbox;
 mod multi;
 mod prekeys;
+mod sealed;
 mod writer;
 
 use crate::domain::DeviceId;

@@ -1,11 +1,13 @@
 //! Multi-recipient sends inside a group commit on PostgreSQL: the ciphertext goes into
 //! `shared_payloads` once, and every device gets a mailbox row whose `payload_id` points at it
-//! (its own `content` stays empty). The trigger of migration 0004 deletes the payload with the
+//! and holds its account's prefix (empty but for sealed sends) as its own `content`, delivered
+//! before the payload. The trigger of migration 0004 deletes the payload with the
 //! last row referencing it. The caller holds the recipient accounts' advisory locks.
 
 use super::device_column;
 use crate::domain::DeviceAddress;
-use crate::store::{MultiSubmission, QueuedEnvelope, SendOutcome, StoreError};
+use crate::store::{MultiSubmission, QueuedEnvelope, RecipientAccount, SendOutcome, StoreError};
+use bytes::Bytes;
 use sqlx::{PgConnection, Row};
 use std::collections::{HashMap, HashSet};
 
@@ -35,6 +37,11 @@ async fn store_one(
     inserted: &mut Vec<(DeviceAddress, QueuedEnvelope)>,
 ) -> Result<Result<SendOutcome, StoreError>, StoreError> {
     let known = known_accounts(conn, send).await?;
+    let fresh: Vec<&RecipientAccount> = send
+        .recipients
+        .iter()
+        .filter(|r| !known.contains(r.account.as_str()))
+        .collect();
     let devices: Vec<DeviceAddress> = send
         .devices()
         .filter(|d| !known.contains(d.account.as_str()))
@@ -52,7 +59,7 @@ async fn store_one(
     }
     let payload = insert_payload(conn, send, devices.len()).await?;
     insert_ids(conn, send, &devices).await?;
-    insert_rows(conn, send, payload, devices, inserted).await?;
+    insert_rows(conn, send, payload, &fresh, inserted).await?;
     Ok(Ok(SendOutcome::Stored))
 }
 
@@ -63,7 +70,7 @@ async fn known_accounts(
     let accounts: Vec<String> = send
         .recipients
         .iter()
-        .map(|(a, _)| a.as_str().to_owned())
+        .map(|r| r.account.as_str().to_owned())
         .collect();
     let rows = sqlx::query(
         "SELECT account_id FROM message_ids WHERE message_id = $1 AND account_id = ANY($2)",
@@ -141,16 +148,31 @@ async fn insert_ids(
     Ok(())
 }
 
-/// One mailbox row per device, with ids drawn first from the sequence in device order (as
-/// `batch` does), so the caller learns them without a read.
+/// One mailbox row per device of the `fresh` accounts, each holding its account's prefix, with
+/// ids drawn first from the sequence in device order (as `batch` does), so the caller learns
+/// them without a read.
 async fn insert_rows(
     conn: &mut PgConnection,
     send: &MultiSubmission,
     payload: i64,
-    devices: Vec<DeviceAddress>,
+    fresh: &[&RecipientAccount],
     inserted: &mut Vec<(DeviceAddress, QueuedEnvelope)>,
 ) -> Result<(), StoreError> {
-    let count = i64::try_from(devices.len()).map_err(|e| StoreError::Database(e.to_string()))?;
+    // Each row: its account, its device, and what the device receives.
+    let rows: Vec<(&RecipientAccount, DeviceAddress, Bytes)> = fresh
+        .iter()
+        .flat_map(|r| {
+            let delivered = r.delivered(&send.content);
+            r.devices.iter().map(move |device| {
+                let address = DeviceAddress {
+                    account: r.account.clone(),
+                    device: *device,
+                };
+                (*r, address, delivered.clone())
+            })
+        })
+        .collect();
+    let count = i64::try_from(rows.len()).map_err(|e| StoreError::Database(e.to_string()))?;
     let mut ids: Vec<i64> = sqlx::query_scalar(
         "SELECT nextval(pg_get_serial_sequence('mailbox', 'id')) FROM generate_series(1, $1)",
     )
@@ -158,21 +180,25 @@ async fn insert_rows(
     .fetch_all(&mut *conn)
     .await?;
     ids.sort_unstable();
-    let accounts: Vec<String> = devices
+    let accounts: Vec<String> = rows
         .iter()
-        .map(|d| d.account.as_str().to_owned())
+        .map(|(_, d, _)| d.account.as_str().to_owned())
         .collect();
-    let device_ids: Vec<i32> = devices.iter().map(|d| device_column(d.device)).collect();
+    let device_ids: Vec<i32> = rows
+        .iter()
+        .map(|(_, d, _)| device_column(d.device))
+        .collect();
+    let prefixes: Vec<Vec<u8>> = rows.iter().map(|(r, _, _)| r.prefix.to_vec()).collect();
     let done = sqlx::query(
         "INSERT INTO mailbox (id, account_id, device_id, message_id, sender_account, sender_device,
                               server_timestamp, expires_at, payload_id, content)
-         SELECT i, a, d, $4::TEXT, $5::TEXT, $6::INTEGER, $7::BIGINT, $8::BIGINT, $9::BIGINT,
-                ''::BYTEA
-         FROM unnest($1::BIGINT[], $2::TEXT[], $3::INTEGER[]) AS t(i, a, d)",
+         SELECT i, a, d, $5::TEXT, $6::TEXT, $7::INTEGER, $8::BIGINT, $9::BIGINT, $10::BIGINT, c
+         FROM unnest($1::BIGINT[], $2::TEXT[], $3::INTEGER[], $4::BYTEA[]) AS t(i, a, d, c)",
     )
     .bind(ids.as_slice())
     .bind(accounts)
     .bind(device_ids)
+    .bind(prefixes)
     .bind(send.message_id.as_str())
     .bind(send.sender.as_ref().map(|s| s.account.as_str().to_owned()))
     .bind(send.sender.as_ref().map(|s| device_column(s.device)))
@@ -184,13 +210,13 @@ async fn insert_rows(
     if done.rows_affected() != ids.len() as u64 {
         return Err(StoreError::Database("mailbox insert lost rows".into()));
     }
-    for (id, device) in ids.into_iter().zip(devices) {
+    for (id, (_, device, delivered)) in ids.into_iter().zip(rows) {
         let queued = QueuedEnvelope {
             id,
             message_id: send.message_id.as_str().to_owned(),
             sender: send.sender.clone(),
             server_timestamp: send.now_ms,
-            content: send.content.clone(),
+            content: delivered,
         };
         inserted.push((device, queued));
     }

@@ -178,7 +178,7 @@ async fn write(pool: &PgPool, sends: &[&Work]) -> Result<Written, StoreError> {
                 singles.push(s);
             }
             Work::Multi(m) => {
-                accounts.extend(m.recipients.iter().map(|(a, _)| a.as_str()));
+                accounts.extend(m.recipients.iter().map(|r| r.account.as_str()));
                 multis.push(m);
             }
         }

@@ -24,7 +24,11 @@ fn envelope_from_row(row: &SqliteRow) -> Result<QueuedEnvelope, StoreError> {
         message_id: row.try_get("message_id")?,
         sender,
         server_timestamp: row.try_get("server_timestamp")?,
-        content: row.try_get::<Vec<u8>, _>("content")?.into(),
+        content: super::super::delivered_content(
+            row.try_get("content")?,
+            row.try_get("payload_id")?,
+            row.try_get("payload")?,
+        )?,
     })
 }
 
@@ -50,10 +54,9 @@ impl Mailbox for SqliteStore {
         now_ms: i64,
     ) -> Result<Vec<QueuedEnvelope>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, message_id, sender_account, sender_device, server_timestamp,
-                    CASE WHEN payload_id IS NULL THEN content
-                         ELSE (SELECT p.content FROM shared_payloads p WHERE p.id = payload_id) END
-                    AS content
+            "SELECT id, message_id, sender_account, sender_device, server_timestamp, content,
+                    payload_id,
+                    (SELECT p.content FROM shared_payloads p WHERE p.id = payload_id) AS payload
              FROM mailbox
              WHERE account_id = ? AND device_id = ? AND id > ? AND expires_at > ? ORDER BY id LIMIT ?",
         )

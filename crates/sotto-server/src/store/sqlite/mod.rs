@@ -16,6 +16,7 @@ mod linking;
 mod mailbox;
 mod multi;
 mod prekeys;
+mod sealed;
 mod writer;
 
 use crate::store::StoreError;

@@ -1,11 +1,12 @@
 //! Multi-recipient sends inside a group commit: the ciphertext goes into `shared_payloads`
-//! once, and every device gets a mailbox row whose `payload_id` points at it (its own
-//! `content` stays empty). The trigger of migration 0004 deletes the payload with the last
+//! once, and every device gets a mailbox row whose `payload_id` points at it; the row's own
+//! `content` holds its account's prefix (empty but for sealed sends), delivered before the
+//! payload. The trigger of migration 0004 deletes the payload with the last
 //! row referencing it.
 
 use super::batch::{Inserted, MAX_BINDS, QueueLengths};
-use crate::domain::{AccountId, DeviceAddress, DeviceId};
-use crate::store::{MultiSubmission, QueuedEnvelope, SendOutcome, StoreError};
+use crate::domain::DeviceAddress;
+use crate::store::{MultiSubmission, QueuedEnvelope, RecipientAccount, SendOutcome, StoreError};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::HashSet;
 
@@ -31,19 +32,19 @@ async fn store_one(
     inserted: &mut Inserted,
 ) -> Result<Result<SendOutcome, StoreError>, StoreError> {
     let known = known_accounts(conn, send).await?;
-    let fresh: Vec<&(AccountId, Vec<DeviceId>)> = send
+    let fresh: Vec<&RecipientAccount> = send
         .recipients
         .iter()
-        .filter(|(account, _)| !known.contains(account.as_str()))
+        .filter(|r| !known.contains(r.account.as_str()))
         .collect();
     if fresh.is_empty() {
         return Ok(Ok(SendOutcome::Duplicate));
     }
     let devices: Vec<DeviceAddress> = fresh
         .iter()
-        .flat_map(|(account, devices)| {
-            devices.iter().map(move |device| DeviceAddress {
-                account: account.clone(),
+        .flat_map(|r| {
+            r.devices.iter().map(move |device| DeviceAddress {
+                account: r.account.clone(),
                 device: *device,
             })
         })
@@ -59,7 +60,9 @@ async fn store_one(
     }
     let payload = insert_payload(conn, send, devices.len()).await?;
     insert_ids(conn, send, &fresh).await?;
-    insert_rows(conn, send, payload, &devices, inserted).await?;
+    for recipient in fresh {
+        insert_rows(conn, send, payload, recipient, inserted).await?;
+    }
     devices.iter().for_each(|d| lengths.add(d, 1));
     Ok(Ok(SendOutcome::Stored))
 }
@@ -76,8 +79,8 @@ async fn known_accounts(
         query.push_bind(send.message_id.as_str().to_owned());
         query.push(" AND account_id IN (");
         let mut list = query.separated(", ");
-        for (account, _) in chunk {
-            list.push_bind(account.as_str().to_owned());
+        for recipient in chunk {
+            list.push_bind(recipient.account.as_str().to_owned());
         }
         query.push(")");
         for row in query.build().fetch_all(&mut *conn).await? {
@@ -106,14 +109,14 @@ async fn insert_payload(
 async fn insert_ids(
     conn: &mut SqliteConnection,
     send: &MultiSubmission,
-    accounts: &[&(AccountId, Vec<DeviceId>)],
+    accounts: &[&RecipientAccount],
 ) -> Result<(), StoreError> {
     for chunk in accounts.chunks(MAX_BINDS / 3) {
         let mut query = QueryBuilder::<Sqlite>::new(
             "INSERT INTO message_ids (account_id, message_id, expires_at) ",
         );
-        query.push_values(chunk, |mut row, (account, _)| {
-            row.push_bind(account.as_str().to_owned())
+        query.push_values(chunk, |mut row, recipient| {
+            row.push_bind(recipient.account.as_str().to_owned())
                 .push_bind(send.message_id.as_str().to_owned())
                 .push_bind(send.now_ms.saturating_add(send.ttl_ms));
         });
@@ -122,30 +125,32 @@ async fn insert_ids(
     Ok(())
 }
 
-/// One mailbox row per device, numbered consecutively by the only writer (as in `batch`).
+/// One mailbox row per device of `recipient`, numbered consecutively by the only writer (as
+/// in `batch`), each holding the account's prefix as its own content.
 async fn insert_rows(
     conn: &mut SqliteConnection,
     send: &MultiSubmission,
     payload: i64,
-    devices: &[DeviceAddress],
+    recipient: &RecipientAccount,
     inserted: &mut Inserted,
 ) -> Result<(), StoreError> {
     let sender_account = send.sender.as_ref().map(|s| s.account.as_str().to_owned());
     let sender_device = send.sender.as_ref().map(|s| s.device.get());
-    for chunk in devices.chunks(MAX_BINDS / 8) {
+    let delivered = recipient.delivered(&send.content);
+    for chunk in recipient.devices.chunks(MAX_BINDS / 9) {
         let mut query = QueryBuilder::<Sqlite>::new(
             "INSERT INTO mailbox (account_id, device_id, message_id, sender_account, sender_device, server_timestamp, expires_at, payload_id, content) ",
         );
         query.push_values(chunk, |mut row, device| {
-            row.push_bind(device.account.as_str().to_owned())
-                .push_bind(device.device.get())
+            row.push_bind(recipient.account.as_str().to_owned())
+                .push_bind(device.get())
                 .push_bind(send.message_id.as_str().to_owned())
                 .push_bind(sender_account.clone())
                 .push_bind(sender_device)
                 .push_bind(send.now_ms)
                 .push_bind(send.now_ms.saturating_add(send.ttl_ms))
                 .push_bind(payload)
-                .push("X''");
+                .push_bind(recipient.prefix.to_vec());
         });
         let done = query.build().execute(&mut *conn).await?;
         if done.rows_affected() != chunk.len() as u64 {
@@ -159,9 +164,13 @@ async fn insert_rows(
                 message_id: send.message_id.as_str().to_owned(),
                 sender: send.sender.clone(),
                 server_timestamp: send.now_ms,
-                content: send.content.clone(),
+                content: delivered.clone(),
             };
-            inserted.push((device.clone(), queued));
+            let address = DeviceAddress {
+                account: recipient.account.clone(),
+                device: *device,
+            };
+            inserted.push((address, queued));
         }
     }
     Ok(())
