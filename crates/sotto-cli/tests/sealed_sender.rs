@@ -76,6 +76,26 @@ async fn mailbox_rows(db: &Path, message_id: &str) -> Vec<(Option<String>, Optio
     .collect()
 }
 
+/// The text's sender among `receive --json` lines.
+fn from(lines: &[Value], text: &str) -> Option<Value> {
+    lines
+        .iter()
+        .find(|l| l["text"] == text)
+        .map(|l| l["from"].clone())
+}
+
+/// The relay holds `message_id` for `devices` devices, and no row of it names the sender.
+async fn assert_no_sender(db: &Path, message_id: &Value, devices: usize, sender_id: &str) {
+    let rows = mailbox_rows(db, message_id.as_str().unwrap()).await;
+    assert_eq!(rows.len(), devices, "one row per recipient device");
+    for (sender_account, sender_device, bytes) in rows {
+        assert_eq!((sender_account, sender_device), (None, None));
+        for leak in [sender_id, "alice"] {
+            assert!(!contains(&bytes, leak), "the envelope names {leak}");
+        }
+    }
+}
+
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
@@ -122,6 +142,10 @@ async fn sealed_conversations_leave_no_sender_on_the_relay() {
     receive_all(&alice);
     let secret = send_json(&alice, &["bob", "the sealed secret"]);
     assert_eq!(secret["sealed"], true, "{secret}");
+    let db = data.join("sotto.db");
+    assert_no_sender(&db, &secret["id"], 1, &alice_id).await;
+    let at_bob = receive_all(&bob);
+    assert_eq!(from(&at_bob, "the sealed secret"), Some("alice".into()));
 
     // A group whose members all share keys over the pairwise sessions.
     ok(
@@ -138,18 +162,7 @@ async fn sealed_conversations_leave_no_sender_on_the_relay() {
     let group_secret = send_json(&alice, &["--group", "trio", "sealed group secret"]);
     assert_eq!(group_secret["sealed"], true, "{group_secret}");
 
-    // What the relay holds for those envelopes before anyone fetches them.
-    let db = data.join("sotto.db");
-    for (id, recipients) in [(&secret["id"], 1), (&group_secret["id"], 2)] {
-        let rows = mailbox_rows(&db, id.as_str().unwrap()).await;
-        assert_eq!(rows.len(), recipients, "one row per recipient device");
-        for (sender_account, sender_device, bytes) in rows {
-            assert_eq!((sender_account, sender_device), (None, None));
-            for leak in [alice_id.as_str(), "alice"] {
-                assert!(!contains(&bytes, leak), "the envelope names {leak}");
-            }
-        }
-    }
+    assert_no_sender(&db, &group_secret["id"], 2, &alice_id).await;
     for (path, bytes) in files(&data) {
         for plaintext in ["the sealed secret", "sealed group secret", "carol here"] {
             assert!(!contains(&bytes, plaintext), "{path} holds {plaintext:?}");
@@ -157,18 +170,11 @@ async fn sealed_conversations_leave_no_sender_on_the_relay() {
         assert!(!contains(&bytes, "127.0.0.1"), "{path} holds an IP address");
     }
 
-    // They arrive, from the right senders.
-    let at_bob = receive_all(&bob);
-    let from = |lines: &[Value], text: &str| {
-        lines
-            .iter()
-            .find(|l| l["text"] == text)
-            .map(|l| l["from"].clone())
-    };
-    assert_eq!(from(&at_bob, "the sealed secret"), Some("alice".into()));
-    assert_eq!(from(&at_bob, "sealed group secret"), Some("alice".into()));
-    let at_carol = receive_all(&carol);
-    assert_eq!(from(&at_carol, "sealed group secret"), Some("alice".into()));
+    // It arrives, from the right sender.
+    for profile in [&bob, &carol] {
+        let got = receive_all(profile);
+        assert_eq!(from(&got, "sealed group secret"), Some("alice".into()));
+    }
 
     // The log names no client address: the only one in it may be the relay's own.
     relay.kill().unwrap();
