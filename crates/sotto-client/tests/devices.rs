@@ -55,7 +55,11 @@ async fn a_message_is_copied_to_our_own_other_devices() {
         bob.receive(ReceiveMode::UntilEmpty).await.unwrap().stored,
         1
     );
-    let copy = take_without_ack(&relay, &second.account).await;
+    // The copy goes sealed (our own access key is always known): the relay sees no sender.
+    let copy = second.unseal(
+        &relay_dir(&tmp),
+        &take_without_ack(&relay, &second.account).await,
+    );
     assert_eq!(
         copy.sender_account.as_deref(),
         Some(alice.account().account_id.as_str())
@@ -76,9 +80,10 @@ async fn a_message_is_copied_to_our_own_other_devices() {
         alice.receive(ReceiveMode::UntilEmpty).await.unwrap().stored,
         1
     );
+    // Bob learned alice's access key from her message: his reach her second device sealed.
     let bare = take_envelopes(&relay, &second.account, 2).await;
-    assert!(
-        bare.iter()
-            .any(|e| e.sender_account.as_deref() == Some(bob.account().account_id.as_str()))
-    );
+    assert!(bare.iter().any(|e| {
+        second.unseal(&relay_dir(&tmp), e).sender_account.as_deref()
+            == Some(bob.account().account_id.as_str())
+    }));
 }

@@ -398,6 +398,46 @@ pub async fn add_device(relay: &Relay, owner: &sotto_client::AccountRecord) -> B
 }
 
 impl BareDevice {
+    /// Opens a sealed envelope with the trust root of the relay whose data dir is `relay_dir`,
+    /// returning it as if the certified sender had sent it identified.
+    pub fn unseal(
+        &self,
+        relay_dir: &std::path::Path,
+        envelope: &sotto_proto::api::DeliveredEnvelope,
+    ) -> sotto_proto::api::DeliveredEnvelope {
+        use sotto_core::sealed::{CertificateValidator, TrustRootKeyPair, unseal};
+        assert_eq!(
+            envelope.sender_account, None,
+            "the relay must not know the sender"
+        );
+        let seed: [u8; 32] = std::fs::read(relay_dir.join("sealed-sender/root.key"))
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let root = TrustRootKeyPair::from_seed(&seed).trust_root();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let us =
+            sotto_core::Address::new(self.account.account_id.as_bytes(), self.account.device_id)
+                .unwrap();
+        let opened = unseal(
+            &self.account.identity,
+            &us,
+            &CertificateValidator::new(root, now),
+            &envelope.content.0,
+        )
+        .unwrap();
+        let sender = opened.certificate.sender();
+        sotto_proto::api::DeliveredEnvelope {
+            sender_account: Some(String::from_utf8(sender.account().to_vec()).unwrap()),
+            sender_device: Some(sender.device()),
+            content: sotto_proto::api::Base64Bytes(opened.message),
+            ..envelope.clone()
+        }
+    }
+
     /// Decrypts a first (prekey) message from `from` and parses its content.
     pub fn decrypt_first(
         &self,
