@@ -32,7 +32,7 @@ use sotto_server::domain::{AccountId, DeviceId, MessageId, SecretHash, Username}
 use sotto_server::store::sqlite::SqliteStore;
 use sotto_server::store::{
     AccountStore, Day, Mailbox, MultiSubmission, NewAccount, NewDeviceRecord, NewEnvelope,
-    Submission,
+    RecipientAccount, Submission,
 };
 use tokio::runtime::Runtime;
 
@@ -81,7 +81,11 @@ fn multi(members: &[AccountId], n: u64) -> MultiSubmission {
         content: Bytes::from_static(&CONTENT),
         recipients: members
             .iter()
-            .map(|a| (a.clone(), vec![DeviceId::FIRST]))
+            .map(|a| RecipientAccount {
+                account: a.clone(),
+                devices: vec![DeviceId::FIRST],
+                prefix: Bytes::new(),
+            })
             .collect(),
         now_ms: 1_800_000_000_000,
         ttl_ms: 30 * 86_400_000,

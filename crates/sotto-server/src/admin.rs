@@ -35,6 +35,16 @@ pub struct AttachmentReport {
     pub bytes: u64,
 }
 
+/// An account's sealed-sender settings: whether an access key is set (never its hash) and
+/// whether sealed envelopes from anyone are accepted.
+#[derive(Debug, Serialize)]
+pub struct SealedSenderReport {
+    /// An access key hash is stored.
+    pub access_key_set: bool,
+    /// Sealed envelopes are accepted from anyone.
+    pub unrestricted: bool,
+}
+
 /// Everything the relay holds about one account.
 #[derive(Debug, Serialize)]
 pub struct DisclosureReport {
@@ -48,6 +58,8 @@ pub struct DisclosureReport {
     pub created_day: String,
     /// Disabled by the operator.
     pub disabled: bool,
+    /// Sealed-sender settings.
+    pub sealed_sender: SealedSenderReport,
     /// Devices.
     pub devices: Vec<DeviceReport>,
     /// Message ids remembered (without content or sender) so retried sends are not stored twice;
@@ -65,6 +77,7 @@ pub const NEVER_STORED: &[&str] = &[
     "IP addresses",
     "message contents in readable form (only end-to-end ciphertext, deleted on delivery)",
     "a log of who messaged whom (sender ids are deleted with each envelope)",
+    "the sender of a sealed-sender envelope (it is never known to the relay)",
     "contact lists or group memberships",
     "times of activity finer than a day",
     "device secrets (only their SHA-256)",
@@ -101,6 +114,13 @@ pub async fn disclose(
         identity_key: STANDARD.encode(&account.identity_key),
         created_day: account.created.0,
         disabled: account.disabled,
+        sealed_sender: {
+            let sealed = store.sealed_sender(&account.id).await?.unwrap_or_default();
+            SealedSenderReport {
+                access_key_set: sealed.access_key_hash.is_some(),
+                unrestricted: sealed.unrestricted,
+            }
+        },
         devices,
         remembered_message_ids: store.remembered_ids(&account.id).await?,
         attachments: {
@@ -117,6 +137,7 @@ pub async fn disclose(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::SealedSenderStore as _;
     use crate::store::conformance::register;
     use crate::store::sqlite::SqliteStore;
 
@@ -144,9 +165,27 @@ mod tests {
                 "identity_key",
                 "never_stored",
                 "remembered_message_ids",
+                "sealed_sender",
                 "username"
             ]
         );
+        assert_eq!(
+            json["sealed_sender"],
+            serde_json::json!({"access_key_set": false, "unrestricted": false})
+        );
+        let key = crate::domain::AccessKeyHash::of_key(&[3; 16]).unwrap();
+        store.set_sealed_sender(&id, &key, true).await.unwrap();
+        let report = disclose(&store, &Username::parse("alice").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(
+            json["sealed_sender"],
+            serde_json::json!({"access_key_set": true, "unrestricted": true}),
+            "a flag, never the hash"
+        );
+        assert!(!json.to_string().contains(&hex::encode(key.as_bytes())));
         let device = json["devices"][0].as_object().unwrap();
         assert_eq!(device.len(), 7, "{device:?}");
         assert_eq!(

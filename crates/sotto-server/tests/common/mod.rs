@@ -129,16 +129,27 @@ impl TestRelay {
         auth: Option<&str>,
         body: Option<Vec<u8>>,
     ) -> (StatusCode, Value, HeaderMap) {
+        let headers: Vec<(&str, &str)> = auth.map(|a| ("authorization", a)).into_iter().collect();
+        self.call_with(method, path, &headers, body.map(Body::from))
+            .await
+    }
+
+    /// Sends a request with the given headers and optional JSON body.
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Body>,
+    ) -> (StatusCode, Value, HeaderMap) {
         let mut request = Request::builder().method(method).uri(path);
-        if let Some(auth) = auth {
-            request = request.header("authorization", auth);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         if body.is_some() {
             request = request.header("content-type", "application/json");
         }
-        let request = request
-            .body(body.map(Body::from).unwrap_or_else(Body::empty))
-            .unwrap();
+        let request = request.body(body.unwrap_or_else(Body::empty)).unwrap();
         let response = self.router().oneshot(request).await.unwrap();
         let (parts, body) = response.into_parts();
         let bytes = body.collect().await.unwrap().to_bytes();
