@@ -154,6 +154,32 @@ impl MessageId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The form in which the relay remembers this id for `recipient` after delivery, so that a
+    /// retry is stored once: `hex(SHA-256(label || recipient || 0x00 || id))`. The same group
+    /// message goes to many accounts under one client-chosen id; remembered per account under
+    /// different values, the table of remembered ids does not tell which accounts got the same
+    /// message (`docs/metadata.md`).
+    pub fn remembered_for(&self, recipient: &AccountId) -> String {
+        let digest = Sha256::new()
+            .chain_update(b"Sotto_relay_remembered_message_id")
+            .chain_update(recipient.as_str().as_bytes())
+            .chain_update([0])
+            .chain_update(self.0.as_bytes())
+            .finalize();
+        hex::encode(digest)
+    }
+}
+
+/// How long a remembered message id is kept: until the end of the UTC day on which its
+/// envelopes would expire, so the stored times say no more than a day (and an id is never
+/// forgotten before its envelopes could be gone).
+pub fn remembered_until(expires_ms: i64) -> i64 {
+    const DAY_MS: i64 = 86_400_000;
+    expires_ms
+        .div_euclid(DAY_MS)
+        .saturating_add(1)
+        .saturating_mul(DAY_MS)
 }
 
 /// SHA-256 of a device's authentication secret, the only form the server stores.
@@ -283,6 +309,20 @@ impl fmt::Debug for AttachmentId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remembered_ids_differ_per_recipient_and_times_round_up_to_a_day() {
+        let id = MessageId::parse("0123456789abcdef0123").unwrap();
+        let a = AccountId::parse(&"a".repeat(32)).unwrap();
+        let b = AccountId::parse(&"b".repeat(32)).unwrap();
+        assert_ne!(id.remembered_for(&a), id.remembered_for(&b));
+        assert_eq!(id.remembered_for(&a), id.remembered_for(&a));
+        assert!(!id.remembered_for(&a).contains(id.as_str()));
+        let day = 86_400_000;
+        assert_eq!(remembered_until(3 * day + 1), 4 * day);
+        assert_eq!(remembered_until(3 * day), 4 * day);
+        assert!(remembered_until(i64::MAX) >= i64::MAX - day);
+    }
 
     #[test]
     fn usernames_fold_case_and_reject_bad_ones() {

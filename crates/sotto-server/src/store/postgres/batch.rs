@@ -3,7 +3,7 @@
 //! table (arrays through `unnest`).
 
 use super::{device_column, device_from_column};
-use crate::domain::{AccountId, DeviceAddress};
+use crate::domain::{AccountId, DeviceAddress, remembered_until};
 use crate::store::{QueuedEnvelope, SendOutcome, StoreError, Submission};
 use sqlx::{PgConnection, Row};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -31,7 +31,7 @@ pub(super) async fn store_sends(
     for send in sends {
         let key = (
             send.recipient.as_str().to_owned(),
-            send.message_id.as_str().to_owned(),
+            send.message_id.remembered_for(&send.recipient),
         );
         if known.contains(&key) {
             outcomes.push(Ok(SendOutcome::Duplicate));
@@ -92,7 +92,7 @@ async fn known_ids(
         .collect();
     let ids: Vec<String> = sends
         .iter()
-        .map(|s| s.message_id.as_str().to_owned())
+        .map(|s| s.message_id.remembered_for(&s.recipient))
         .collect();
     let rows = sqlx::query(
         "SELECT m.account_id, m.message_id FROM message_ids m
@@ -150,11 +150,11 @@ async fn insert_ids(conn: &mut PgConnection, sends: &[&Submission]) -> Result<()
         .collect();
     let ids: Vec<String> = sends
         .iter()
-        .map(|s| s.message_id.as_str().to_owned())
+        .map(|s| s.message_id.remembered_for(&s.recipient))
         .collect();
     let expiry: Vec<i64> = sends
         .iter()
-        .map(|s| s.now_ms.saturating_add(s.ttl_ms))
+        .map(|s| remembered_until(s.now_ms.saturating_add(s.ttl_ms)))
         .collect();
     sqlx::query(
         "INSERT INTO message_ids (account_id, message_id, expires_at)

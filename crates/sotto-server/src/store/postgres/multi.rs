@@ -5,7 +5,7 @@
 //! last row referencing it. The caller holds the recipient accounts' advisory locks.
 
 use super::device_column;
-use crate::domain::DeviceAddress;
+use crate::domain::{AccountId, DeviceAddress, remembered_until};
 use crate::store::{MultiSubmission, QueuedEnvelope, RecipientAccount, SendOutcome, StoreError};
 use bytes::Bytes;
 use sqlx::{PgConnection, Row};
@@ -72,11 +72,17 @@ async fn known_accounts(
         .iter()
         .map(|r| r.account.as_str().to_owned())
         .collect();
+    let ids: Vec<String> = send
+        .recipients
+        .iter()
+        .map(|r| send.message_id.remembered_for(&r.account))
+        .collect();
     let rows = sqlx::query(
-        "SELECT account_id FROM message_ids WHERE message_id = $1 AND account_id = ANY($2)",
+        "SELECT m.account_id FROM message_ids m
+         JOIN unnest($1::TEXT[], $2::TEXT[]) AS k(a, i) ON m.account_id = k.a AND m.message_id = k.i",
     )
-    .bind(send.message_id.as_str())
     .bind(accounts)
+    .bind(ids)
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
@@ -134,15 +140,18 @@ async fn insert_ids(
     send: &MultiSubmission,
     devices: &[DeviceAddress],
 ) -> Result<(), StoreError> {
-    let accounts: HashSet<&str> = devices.iter().map(|d| d.account.as_str()).collect();
-    let accounts: Vec<String> = accounts.into_iter().map(str::to_owned).collect();
+    let accounts: HashSet<&AccountId> = devices.iter().map(|d| &d.account).collect();
+    let (accounts, ids): (Vec<String>, Vec<String>) = accounts
+        .into_iter()
+        .map(|a| (a.as_str().to_owned(), send.message_id.remembered_for(a)))
+        .unzip();
     sqlx::query(
         "INSERT INTO message_ids (account_id, message_id, expires_at)
-         SELECT a, $2::TEXT, $3::BIGINT FROM unnest($1::TEXT[]) AS t(a)",
+         SELECT a, i, $3::BIGINT FROM unnest($1::TEXT[], $2::TEXT[]) AS t(a, i)",
     )
     .bind(accounts)
-    .bind(send.message_id.as_str())
-    .bind(send.now_ms.saturating_add(send.ttl_ms))
+    .bind(ids)
+    .bind(remembered_until(send.now_ms.saturating_add(send.ttl_ms)))
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -2,7 +2,7 @@
 //! one delete per connection's ack burst. Few statements per batch matter here: each
 //! statement costs a round trip to SQLite's worker thread, far more than the row work.
 
-use crate::domain::{AccountId, DeviceAddress, DeviceId};
+use crate::domain::{AccountId, DeviceAddress, DeviceId, remembered_until};
 use crate::store::{QueuedEnvelope, SendOutcome, StoreError, Submission};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::{HashMap, HashSet};
@@ -88,7 +88,7 @@ async fn known_ids(
             list.push("(")
                 .push_bind_unseparated(send.recipient.as_str().to_owned());
             list.push_unseparated(", ")
-                .push_bind_unseparated(send.message_id.as_str().to_owned())
+                .push_bind_unseparated(send.message_id.remembered_for(&send.recipient))
                 .push_unseparated(")");
         }
         query.push(")");
@@ -125,7 +125,7 @@ pub(super) async fn store_sends(
     for send in sends {
         let key = (
             send.recipient.as_str().to_owned(),
-            send.message_id.as_str().to_owned(),
+            send.message_id.remembered_for(&send.recipient),
         );
         if known.contains(&key) {
             outcomes.push(Ok(SendOutcome::Duplicate));
@@ -161,8 +161,8 @@ async fn insert_ids(conn: &mut SqliteConnection, sends: &[&Submission]) -> Resul
         );
         query.push_values(chunk, |mut row, send| {
             row.push_bind(send.recipient.as_str().to_owned())
-                .push_bind(send.message_id.as_str().to_owned())
-                .push_bind(send.now_ms.saturating_add(send.ttl_ms));
+                .push_bind(send.message_id.remembered_for(&send.recipient))
+                .push_bind(remembered_until(send.now_ms.saturating_add(send.ttl_ms)));
         });
         query.build().execute(&mut *conn).await?;
     }

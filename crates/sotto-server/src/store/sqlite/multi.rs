@@ -5,7 +5,7 @@
 //! row referencing it.
 
 use super::batch::{Inserted, MAX_BINDS, QueueLengths};
-use crate::domain::DeviceAddress;
+use crate::domain::{DeviceAddress, remembered_until};
 use crate::store::{MultiSubmission, QueuedEnvelope, RecipientAccount, SendOutcome, StoreError};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::HashSet;
@@ -73,14 +73,17 @@ async fn known_accounts(
     send: &MultiSubmission,
 ) -> Result<HashSet<String>, StoreError> {
     let mut known = HashSet::new();
-    for chunk in send.recipients.chunks(MAX_BINDS - 1) {
-        let mut query =
-            QueryBuilder::<Sqlite>::new("SELECT account_id FROM message_ids WHERE message_id = ");
-        query.push_bind(send.message_id.as_str().to_owned());
-        query.push(" AND account_id IN (");
+    for chunk in send.recipients.chunks(MAX_BINDS / 2) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "SELECT account_id FROM message_ids WHERE (account_id, message_id) IN (VALUES ",
+        );
         let mut list = query.separated(", ");
         for recipient in chunk {
-            list.push_bind(recipient.account.as_str().to_owned());
+            list.push("(")
+                .push_bind_unseparated(recipient.account.as_str().to_owned());
+            list.push_unseparated(", ")
+                .push_bind_unseparated(send.message_id.remembered_for(&recipient.account))
+                .push_unseparated(")");
         }
         query.push(")");
         for row in query.build().fetch_all(&mut *conn).await? {
@@ -117,8 +120,8 @@ async fn insert_ids(
         );
         query.push_values(chunk, |mut row, recipient| {
             row.push_bind(recipient.account.as_str().to_owned())
-                .push_bind(send.message_id.as_str().to_owned())
-                .push_bind(send.now_ms.saturating_add(send.ttl_ms));
+                .push_bind(send.message_id.remembered_for(&recipient.account))
+                .push_bind(remembered_until(send.now_ms.saturating_add(send.ttl_ms)));
         });
         query.build().execute(&mut *conn).await?;
     }
