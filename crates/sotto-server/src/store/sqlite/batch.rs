@@ -288,7 +288,7 @@ pub(super) async fn delete_acked(
     Ok(per_job)
 }
 
-/// Deletes expired envelopes and message ids.
+/// Deletes expired envelopes, message ids and linking rows (channels, link tokens).
 pub(super) async fn purge(
     conn: &mut SqliteConnection,
     now_ms: i64,
@@ -299,6 +299,15 @@ pub(super) async fn purge(
         .execute(&mut *conn)
         .await?;
     sqlx::query("DELETE FROM message_ids WHERE expires_at <= ?")
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?;
+    // Linking rows live minutes; this catches any that a quiet relay left behind.
+    sqlx::query("DELETE FROM provisioning_channels WHERE expires_at <= ?")
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM link_tokens WHERE expires_at <= ?")
         .bind(now_ms)
         .execute(&mut *conn)
         .await?;
