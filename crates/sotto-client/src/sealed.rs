@@ -46,11 +46,18 @@ impl Unsealable {
     }
 }
 
+/// What the relay and the sealing need to reach one account sealed.
+pub(crate) struct Access {
+    /// The account's access key, for the relay.
+    pub(crate) access_key: AccessKey,
+    /// The account's identity, which the envelope is sealed to.
+    pub(crate) recipient: IdentityKey,
+}
+
 /// What sealing for one account needs.
 pub(crate) struct Sealing {
     pub(crate) certificate: SenderCertificate,
-    pub(crate) access_key: AccessKey,
-    pub(crate) recipient: IdentityKey,
+    pub(crate) access: Access,
 }
 
 impl Client {
@@ -82,18 +89,19 @@ impl Client {
             let mut tx = self.store.begin().await?;
             self.store.sealed_sender(&mut tx).await?
         };
-        let mut state = match stored {
-            Some(state) => state,
+        let (mut state, mut changed) = match stored {
+            Some(state) => (state, false),
             None => {
                 let Some(answer) = self.relay.trust_root().await? else {
                     return Ok(None);
                 };
                 let root = TrustRoot::from_bytes(&answer.trust_root.0)?;
-                SealedSenderState {
+                let pinned = SealedSenderState {
                     trust_root: root.to_bytes(),
                     revoked: answer.revoked_key_ids,
                     ..SealedSenderState::default()
-                }
+                };
+                (pinned, true)
             }
         };
         if !state.settings_uploaded {
@@ -101,8 +109,9 @@ impl Client {
                 .set_sealed_sender(&self.own_access_key(), false)
                 .await?;
             state.settings_uploaded = true;
+            changed = true;
         }
-        if stored_differs(&state, self).await? {
+        if changed {
             self.save_sealed_state(&state).await?;
         }
         Ok(Some(state))
@@ -149,7 +158,7 @@ impl Client {
 
     /// A sender certificate for this device valid for at least another hour, from the cache
     /// or the relay, and checked against the pinned root. `None` if the relay issues none.
-    async fn certificate(&self) -> Result<Option<SenderCertificate>, ClientError> {
+    pub(crate) async fn certificate(&self) -> Result<Option<SenderCertificate>, ClientError> {
         let Some(mut state) = self.sealed_state().await? else {
             return Ok(None);
         };
@@ -183,20 +192,7 @@ impl Client {
         &self,
         account_id: &str,
     ) -> Result<Result<Sealing, Unsealable>, ClientError> {
-        let (access_key, recipient) = if account_id == self.account.account_id {
-            (
-                Some(self.own_access_key()),
-                Some(self.account.identity.public().clone()),
-            )
-        } else {
-            let mut tx = self.store.begin().await?;
-            let key = self.store.access_key(&mut tx, account_id).await?;
-            let contact = self.store.contact(&mut tx, account_id).await?;
-            // The identity the contact holds now: the sealed layer is for whoever has the
-            // account's current key (what is inside was encrypted when the message was written).
-            (key, contact.map(|c| c.identity))
-        };
-        let (Some(access_key), Some(recipient)) = (access_key, recipient) else {
+        let Some(access) = self.access_to(account_id).await? else {
             return Ok(Err(Unsealable::NoAccessKey));
         };
         let Some(certificate) = self.certificate().await? else {
@@ -204,8 +200,27 @@ impl Client {
         };
         Ok(Ok(Sealing {
             certificate,
+            access,
+        }))
+    }
+
+    /// The access key and identity of `account_id`, if it shared its key with us (our own
+    /// account's we always have).
+    pub(crate) async fn access_to(&self, account_id: &str) -> Result<Option<Access>, ClientError> {
+        if account_id == self.account.account_id {
+            return Ok(Some(Access {
+                access_key: self.own_access_key(),
+                recipient: self.account.identity.public().clone(),
+            }));
+        }
+        let mut tx = self.store.begin().await?;
+        let key = self.store.access_key(&mut tx, account_id).await?;
+        let contact = self.store.contact(&mut tx, account_id).await?;
+        // The identity the contact holds now: the sealed layer is for whoever has the
+        // account's current key (what is inside was encrypted when the message was written).
+        Ok(key.zip(contact).map(|(access_key, contact)| Access {
             access_key,
-            recipient,
+            recipient: contact.identity,
         }))
     }
 
@@ -223,17 +238,11 @@ impl Client {
             &mut rand::rng(),
             &self.account.identity,
             &sealing.certificate,
-            &sealing.recipient,
+            &sealing.access.recipient,
             message,
             None,
         )?)
     }
-}
-
-/// True when `state` is not what the store holds (so it must be saved).
-async fn stored_differs(state: &SealedSenderState, client: &Client) -> Result<bool, ClientError> {
-    let mut tx = client.store.begin().await?;
-    Ok(client.store.sealed_sender(&mut tx).await?.as_ref() != Some(state))
 }
 
 fn validator(state: &SealedSenderState) -> Result<CertificateValidator, ClientError> {

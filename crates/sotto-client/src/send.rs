@@ -368,7 +368,7 @@ impl Client {
             .send_sealed(
                 &entry.recipient_account,
                 &entry.message_id,
-                &how.access_key,
+                &how.access.access_key,
                 &request,
             )
             .await?;

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use sotto_core::IdentityKey;
 use sotto_core::bundle::VerifiedPreKeyBundle;
-use sotto_core::sealed::seal_for_many;
+use sotto_core::sealed::{SenderCertificate, seal_for_many};
 use sotto_proto::api::{
     Base64Bytes, MultiRecipient, MultiSendRequest, OutgoingEnvelope, RecipientDevice,
     SealedMultiRecipient, SealedMultiSendRequest, SendRequest,
@@ -23,7 +23,7 @@ use crate::error::{ClientError, StoreError};
 use crate::events::Event;
 use crate::relay::{MultiSendOutcome, SendOutcome};
 use crate::relay_sealed::SealedOutcome;
-use crate::sealed::{Sealing, Unsealable};
+use crate::sealed::{Access, Unsealable};
 use crate::send::{Recipient, new_message_id};
 use crate::store::now_ms;
 
@@ -93,8 +93,8 @@ impl Client {
             });
         }
         let (outcome, identified) = match self.group_sealing(recipients).await? {
-            Ok(sealings) => match self
-                .send_group_sealed(message_id, ciphertext, &routing, &sealings)
+            Ok(sealing) => match self
+                .send_group_sealed(message_id, ciphertext, &routing, &sealing)
                 .await?
             {
                 Some(outcome) => (outcome, None),
@@ -143,15 +143,18 @@ impl Client {
     async fn group_sealing(
         &self,
         recipients: &[(String, Vec<u32>)],
-    ) -> Result<Result<Vec<Sealing>, Unsealable>, ClientError> {
-        let mut sealings = Vec::with_capacity(recipients.len());
+    ) -> Result<Result<(SenderCertificate, Vec<Access>), Unsealable>, ClientError> {
+        let mut accesses = Vec::with_capacity(recipients.len());
         for (account_id, _) in recipients {
-            match self.sealing_for(account_id).await? {
-                Ok(sealing) => sealings.push(sealing),
-                Err(reason) => return Ok(Err(reason)),
+            match self.access_to(account_id).await? {
+                Some(access) => accesses.push(access),
+                None => return Ok(Err(Unsealable::NoAccessKey)),
             }
         }
-        Ok(Ok(sealings))
+        Ok(match self.certificate().await? {
+            Some(certificate) => Ok((certificate, accesses)),
+            None => Err(Unsealable::RelayOffersNone),
+        })
     }
 
     /// Seals the group message once for all accounts (one header each) and sends it without
@@ -161,27 +164,24 @@ impl Client {
         message_id: &str,
         ciphertext: &[u8],
         routing: &[MultiRecipient],
-        sealings: &[Sealing],
+        (certificate, accesses): &(SenderCertificate, Vec<Access>),
     ) -> Result<Option<MultiSendOutcome>, ClientError> {
-        let Some(first) = sealings.first() else {
-            return Ok(Some(MultiSendOutcome::Stored { duplicate: false }));
-        };
-        let identities: Vec<IdentityKey> = sealings.iter().map(|s| s.recipient.clone()).collect();
+        let identities: Vec<IdentityKey> = accesses.iter().map(|a| a.recipient.clone()).collect();
         let sealed = seal_for_many(
             &mut rand::rng(),
             &self.account.identity,
-            &first.certificate,
+            certificate,
             &identities,
             ciphertext,
             None,
         )?;
         let recipients = routing
             .iter()
-            .zip(sealings)
+            .zip(accesses)
             .zip(sealed.headers())
-            .map(|((route, sealing), header)| SealedMultiRecipient {
+            .map(|((route, access), header)| SealedMultiRecipient {
                 account_id: route.account_id.clone(),
-                access_key: Some(Base64Bytes(sealing.access_key.as_bytes().to_vec())),
+                access_key: Some(Base64Bytes(access.access_key.as_bytes().to_vec())),
                 header: Base64Bytes(header.to_vec()),
                 devices: route.devices.clone(),
             })
