@@ -17,8 +17,18 @@ use common::*;
 use serde_json::Value;
 use sqlx::{Connection as _, Row as _};
 
+/// A relay process, killed when dropped (also when an assertion fails).
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A relay at the default log level with its log (stderr) in `log`.
-fn logged_relay(data_dir: &Path, log: &Path) -> (Child, String) {
+fn logged_relay(data_dir: &Path, log: &Path) -> (Running, String) {
     std::fs::create_dir_all(data_dir).unwrap();
     let mut child = Command::new(SOTTO)
         .args(["serve", "--no-rate-limits", "--listen", "127.0.0.1:0"])
@@ -36,7 +46,7 @@ fn logged_relay(data_dir: &Path, log: &Path) -> (Child, String) {
             break url.trim().to_owned();
         }
     };
-    (child, url)
+    (Running(child), url)
 }
 
 fn send_json(profile: &Path, args: &[&str]) -> Value {
@@ -121,7 +131,7 @@ async fn sealed_conversations_leave_no_sender_on_the_relay() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("relay");
     let log = tmp.path().join("relay.log");
-    let (mut relay, url) = logged_relay(&data, &log);
+    let (relay, url) = logged_relay(&data, &log);
     let [alice, bob, carol] = ["alice", "bob", "carol"].map(|n| tmp.path().join(n));
     for (profile, name) in [(&alice, "alice"), (&bob, "bob"), (&carol, "carol")] {
         ok(profile, &["account", "register", "--server", &url, name]);
@@ -177,8 +187,7 @@ async fn sealed_conversations_leave_no_sender_on_the_relay() {
     }
 
     // The log names no client address: the only one in it may be the relay's own.
-    relay.kill().unwrap();
-    relay.wait().unwrap();
+    drop(relay); // Stopped, so its log is complete.
     let logged = std::fs::read_to_string(&log).unwrap();
     let own = url.trim_start_matches("http://");
     assert_eq!(
