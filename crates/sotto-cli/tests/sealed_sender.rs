@@ -9,45 +9,12 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use common::*;
 use serde_json::Value;
 use sqlx::{Connection as _, Row as _};
-
-/// A relay process, killed when dropped (also when an assertion fails).
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A relay at the default log level with its log (stderr) in `log`.
-fn logged_relay(data_dir: &Path, log: &Path) -> (Running, String) {
-    std::fs::create_dir_all(data_dir).unwrap();
-    let mut child = Command::new(SOTTO)
-        .args(["serve", "--no-rate-limits", "--listen", "127.0.0.1:0"])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env_remove("SOTTO_LOG")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("relay exited early").unwrap();
-        if let Some(url) = line.strip_prefix("listening on ") {
-            break url.trim().to_owned();
-        }
-    };
-    (Running(child), url)
-}
 
 fn send_json(profile: &Path, args: &[&str]) -> Value {
     let mut all = vec!["send", "--json"];
@@ -131,7 +98,8 @@ async fn sealed_conversations_leave_no_sender_on_the_relay() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("relay");
     let log = tmp.path().join("relay.log");
-    let (relay, url) = logged_relay(&data, &log);
+    let relay = Relay::start_logged(&data, &log);
+    let url = relay.url.clone();
     let [alice, bob, carol] = ["alice", "bob", "carol"].map(|n| tmp.path().join(n));
     for (profile, name) in [(&alice, "alice"), (&bob, "bob"), (&carol, "carol")] {
         ok(profile, &["account", "register", "--server", &url, name]);

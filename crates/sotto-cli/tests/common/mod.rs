@@ -22,20 +22,28 @@ impl Relay {
     }
 
     pub fn start_on(data_dir: &Path, listen: &str) -> Self {
+        Self::spawn(data_dir, listen, None)
+    }
+
+    /// A relay at the default log level (`info`), its log (stderr) written to `log`.
+    pub fn start_logged(data_dir: &Path, log: &Path) -> Self {
+        Self::spawn(data_dir, "127.0.0.1:0", Some(log))
+    }
+
+    fn spawn(data_dir: &Path, listen: &str, log: Option<&Path>) -> Self {
         std::fs::create_dir_all(data_dir).unwrap();
-        let mut child = Command::new(SOTTO)
-            .args([
-                "serve",
-                "--no-rate-limits",
-                "--log",
-                "warn",
-                "--listen",
-                listen,
-            ])
+        let mut command = Command::new(SOTTO);
+        command.args(["serve", "--no-rate-limits", "--listen", listen]);
+        match log {
+            Some(log) => command
+                .env_remove("SOTTO_LOG")
+                .stderr(std::fs::File::create(log).unwrap()),
+            None => command.args(["--log", "warn"]).stderr(Stdio::null()),
+        };
+        let mut child = command
             .arg("--data-dir")
             .arg(data_dir)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
