@@ -1,8 +1,9 @@
 //! A large group delivers: simulated member clients in this process, one real relay.
 //!
-//! The 100-member group runs with the suite. The 1,000-member group takes several minutes on
-//! a 2-core machine in a debug build (1,000 registrations with their prekeys, then one
-//! pairwise session per member for the state and the Sender Key), so it is `#[ignore]`d:
+//! The 100-member group runs with the suite. The 1,000-member group took 841 s (14 minutes)
+//! on the 2-core machine in a debug build on 2026-12-08, with the group message sent sealed
+//! (1,000 registrations with their prekeys, one pairwise session per member for the state and
+//! the Sender Key, 999 profiles reopened to receive), so it is `#[ignore]`d to keep CI short:
 //! run it with `cargo test -p sotto-client --test group_scale -- --ignored`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
