@@ -853,6 +853,10 @@ pub fn api_json(data: &[u8]) {
     round_trip::<api::SendResponse>(data);
     round_trip::<api::ErrorBody>(data);
     round_trip::<api::MultiSendRequest>(data);
+    round_trip::<api::SealedSenderSettings>(data);
+    round_trip::<api::SealedMultiSendRequest>(data);
+    round_trip::<api::SenderCertificateResponse>(data);
+    round_trip::<api::TrustRootResponse>(data);
 }
 
 fn round_trip<T>(data: &[u8])
@@ -942,6 +946,9 @@ fn api_json_seeds() -> Vec<Vec<u8>> {
         r#"{"type":"envelope","id":1,"message_id":"m-1","sender_account":null,"sender_device":null,"server_timestamp":0,"content":""}"#,
         r#"{"content":"AAEC","recipients":[{"account_id":"0123456789abcdef0123456789abcdef","devices":[{"device_id":1,"registration_id":42},{"device_id":2,"registration_id":43}]}]}"#,
         r#"{"code":"device_mismatch","message":"m","accounts":[{"account_id":"0123456789abcdef0123456789abcdef","missing_devices":[3],"stale_devices":[1]}],"unknown_accounts":["fedcba9876543210fedcba9876543210"]}"#,
+        r#"{"access_key":"AAECAwQFBgcICQoLDA0ODw==","unrestricted":false}"#,
+        r#"{"shared":"EiEA","recipients":[{"account_id":"0123456789abcdef0123456789abcdef","access_key":"AAECAwQFBgcICQoLDA0ODw==","header":"AAEC","devices":[{"device_id":1}]}]}"#,
+        r#"{"trust_root":"AAEC","key_id":1,"revoked_key_ids":[2]}"#,
     ]
     .iter()
     .map(|s| s.as_bytes().to_vec())
