@@ -171,17 +171,6 @@ impl MessageId {
     }
 }
 
-/// How long a remembered message id is kept: until the end of the UTC day on which its
-/// envelopes would expire, so the stored times say no more than a day (and an id is never
-/// forgotten before its envelopes could be gone).
-pub fn remembered_until(expires_ms: i64) -> i64 {
-    const DAY_MS: i64 = 86_400_000;
-    expires_ms
-        .div_euclid(DAY_MS)
-        .saturating_add(1)
-        .saturating_mul(DAY_MS)
-}
-
 /// SHA-256 of a device's authentication secret, the only form the server stores.
 ///
 /// A plain SHA-256 is enough here, with no salt or slow hash: the secret is 32 bytes drawn
@@ -311,17 +300,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn remembered_ids_differ_per_recipient_and_times_round_up_to_a_day() {
+    fn remembered_ids_differ_per_recipient() {
         let id = MessageId::parse("0123456789abcdef0123").unwrap();
         let a = AccountId::parse(&"a".repeat(32)).unwrap();
         let b = AccountId::parse(&"b".repeat(32)).unwrap();
         assert_ne!(id.remembered_for(&a), id.remembered_for(&b));
         assert_eq!(id.remembered_for(&a), id.remembered_for(&a));
         assert!(!id.remembered_for(&a).contains(id.as_str()));
-        let day = 86_400_000;
-        assert_eq!(remembered_until(3 * day + 1), 4 * day);
-        assert_eq!(remembered_until(3 * day), 4 * day);
-        assert!(remembered_until(i64::MAX) >= i64::MAX - day);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! table (arrays through `unnest`).
 
 use super::{device_column, device_from_column};
-use crate::domain::{AccountId, DeviceAddress, remembered_until};
+use crate::domain::{AccountId, DeviceAddress};
 use crate::store::{QueuedEnvelope, SendOutcome, StoreError, Submission};
 use sqlx::{PgConnection, Row};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -154,7 +154,7 @@ async fn insert_ids(conn: &mut PgConnection, sends: &[&Submission]) -> Result<()
         .collect();
     let expiry: Vec<i64> = sends
         .iter()
-        .map(|s| remembered_until(s.now_ms.saturating_add(s.ttl_ms)))
+        .map(|s| s.now_ms.saturating_add(s.ttl_ms))
         .collect();
     sqlx::query(
         "INSERT INTO message_ids (account_id, message_id, expires_at)

@@ -5,7 +5,7 @@
 //! last row referencing it. The caller holds the recipient accounts' advisory locks.
 
 use super::device_column;
-use crate::domain::{AccountId, DeviceAddress, remembered_until};
+use crate::domain::{AccountId, DeviceAddress};
 use crate::store::{MultiSubmission, QueuedEnvelope, RecipientAccount, SendOutcome, StoreError};
 use bytes::Bytes;
 use sqlx::{PgConnection, Row};
@@ -151,7 +151,7 @@ async fn insert_ids(
     )
     .bind(accounts)
     .bind(ids)
-    .bind(remembered_until(send.now_ms.saturating_add(send.ttl_ms)))
+    .bind(send.now_ms.saturating_add(send.ttl_ms))
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -2,7 +2,7 @@
 //! one delete per connection's ack burst. Few statements per batch matter here: each
 //! statement costs a round trip to SQLite's worker thread, far more than the row work.
 
-use crate::domain::{AccountId, DeviceAddress, DeviceId, remembered_until};
+use crate::domain::{AccountId, DeviceAddress, DeviceId};
 use crate::store::{QueuedEnvelope, SendOutcome, StoreError, Submission};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::{HashMap, HashSet};
@@ -162,7 +162,7 @@ async fn insert_ids(conn: &mut SqliteConnection, sends: &[&Submission]) -> Resul
         query.push_values(chunk, |mut row, send| {
             row.push_bind(send.recipient.as_str().to_owned())
                 .push_bind(send.message_id.remembered_for(&send.recipient))
-                .push_bind(remembered_until(send.now_ms.saturating_add(send.ttl_ms)));
+                .push_bind(send.now_ms.saturating_add(send.ttl_ms));
         });
         query.build().execute(&mut *conn).await?;
     }

@@ -5,7 +5,7 @@
 //! row referencing it.
 
 use super::batch::{Inserted, MAX_BINDS, QueueLengths};
-use crate::domain::{DeviceAddress, remembered_until};
+use crate::domain::DeviceAddress;
 use crate::store::{MultiSubmission, QueuedEnvelope, RecipientAccount, SendOutcome, StoreError};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::HashSet;
@@ -121,7 +121,7 @@ async fn insert_ids(
         query.push_values(chunk, |mut row, recipient| {
             row.push_bind(recipient.account.as_str().to_owned())
                 .push_bind(send.message_id.remembered_for(&recipient.account))
-                .push_bind(remembered_until(send.now_ms.saturating_add(send.ttl_ms)));
+                .push_bind(send.now_ms.saturating_add(send.ttl_ms));
         });
         query.build().execute(&mut *conn).await?;
     }
