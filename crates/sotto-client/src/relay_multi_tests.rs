@@ -1,5 +1,5 @@
-//! `Relay::send_multi` against the real `sotto serve` binary (built on first use, as the
-//! end-to-end harness in `tests/common` does): stored once, retried, stale and unknown
+//! `Relay::send_multi` against the real `sotto serve` binary (the one `cargo test --workspace`
+//! built, found as the end-to-end harness in `tests/common` finds it): stored once, retried, stale and unknown
 //! recipients, and the WebSocket delivery a recipient sees.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -9,29 +9,15 @@ use sotto_proto::api::{
     Base64Bytes, DeliveredEnvelope, MultiRecipient, NewDevice, RecipientDevice, ServerFrame,
     SignedPreKey,
 };
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
 use tokio_tungstenite::tungstenite::Message;
 
-/// `$SOTTO_BIN`, else `<target>/debug/sotto` built with cargo if missing.
-fn sotto_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("SOTTO_BIN") {
-        return PathBuf::from(path);
-    }
-    // <target>/debug/deps/sotto_client-HASH -> <target>/debug/sotto
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_owned();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = std::process::Command::new(cargo)
-        .args(["build", "-p", "sotto-cli", "--bin", "sotto"])
-        .env("CARGO_TARGET_DIR", profile_dir.parent().unwrap())
-        .status()
-        .unwrap();
-    assert!(status.success(), "building sotto failed");
-    profile_dir.join("sotto")
-}
+#[path = "../tests/common/binary.rs"]
+mod binary;
+use binary::sotto_binary;
 
 /// Starts `sotto serve` on a free loopback port; returns the process and its URL.
 async fn start_relay(dir: &Path) -> (Child, String) {
