@@ -118,14 +118,7 @@ impl Mailbox for PostgresStore {
             .execute(&mut *tx)
             .await?;
         // Linking rows live minutes; this catches any that a quiet relay left behind.
-        sqlx::query("DELETE FROM provisioning_channels WHERE expires_at <= $1")
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM link_tokens WHERE expires_at <= $1")
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
+        super::linking::delete_expired(&mut tx, now_ms).await?;
         // The trigger released the payloads of the rows just deleted; this catches any
         // payload whose rows went without it (none should), as they expire together.
         sqlx::query("DELETE FROM shared_payloads WHERE expires_at <= $1")

@@ -17,14 +17,7 @@ impl LinkingStore for SqliteStore {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("DELETE FROM provisioning_channels WHERE expires_at <= ?")
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM link_tokens WHERE expires_at <= ?")
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
+        delete_expired(&mut tx, now_ms).await?;
         sqlx::query(
             "INSERT INTO provisioning_channels (id, secret_hash, expires_at) VALUES (?, ?, ?)",
         )
@@ -150,4 +143,21 @@ impl LinkingStore for SqliteStore {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Deletes expired provisioning channels and link tokens: when a channel is opened, and in
+/// the hourly purge.
+pub(super) async fn delete_expired(
+    conn: &mut sqlx::SqliteConnection,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM provisioning_channels WHERE expires_at <= ?")
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM link_tokens WHERE expires_at <= ?")
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
