@@ -7,7 +7,8 @@
 //!
 //! The writer never checkpoints the WAL itself (`wal_autocheckpoint = 0` on its connection):
 //! a checkpoint fsyncs the main file, and doing it inside a commit would stall every send
-//! waiting on that commit. A background task runs passive checkpoints instead.
+//! waiting on that commit. A background task runs passive checkpoints instead, and the
+//! writer finishes one between commits when the log has grown too large (`wal`).
 
 mod accounts;
 mod attachments;
@@ -17,6 +18,7 @@ mod mailbox;
 mod multi;
 mod prekeys;
 mod sealed;
+mod wal;
 mod writer;
 
 use crate::store::StoreError;
@@ -76,12 +78,13 @@ impl SqliteStore {
         let mut writer_conn = options
             .clone()
             .pragma("wal_autocheckpoint", "0")
+            .pragma("journal_size_limit", wal::journal_size_limit())
             .connect()
             .await?;
         sqlx::query("PRAGMA wal_autocheckpoint = 0")
             .execute(&mut writer_conn)
             .await?;
-        let writer = writer::WriterHandle::start(writer_conn);
+        let writer = writer::WriterHandle::start(writer_conn, wal::WalBound::new(&path));
         let checkpoints = std::sync::Arc::new(tokio::spawn(checkpoint_loop(pool.clone())));
         Ok(Self {
             pool,

@@ -5,6 +5,7 @@
 
 use super::batch::{Inserted, QueueLengths, delete_acked, purge, store_sends};
 use super::multi::store_multi_sends;
+use super::wal::WalBound;
 use crate::domain::DeviceAddress;
 use crate::store::{CommitHook, CommitStats};
 use crate::store::{MultiSubmission, SendOutcome, StoreError, Submission};
@@ -54,11 +55,11 @@ fn writer_gone() -> StoreError {
 }
 
 impl WriterHandle {
-    /// Spawns the writer task on `conn`.
-    pub(super) fn start(conn: SqliteConnection) -> Self {
+    /// Spawns the writer task on `conn`, keeping the log within `wal`.
+    pub(super) fn start(conn: SqliteConnection, wal: WalBound) -> Self {
         let (jobs, rx) = mpsc::channel(4096);
         let shared = Arc::new(Shared::default());
-        tokio::spawn(run(conn, rx, shared.clone()));
+        tokio::spawn(run(conn, wal, rx, shared.clone()));
         Self { jobs, shared }
     }
 
@@ -121,7 +122,12 @@ impl WriterHandle {
     }
 }
 
-async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<WriteJob>, shared: Arc<Shared>) {
+async fn run(
+    mut conn: SqliteConnection,
+    wal: WalBound,
+    mut rx: mpsc::Receiver<WriteJob>,
+    shared: Arc<Shared>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut lengths = QueueLengths::default();
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -135,6 +141,7 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<WriteJob>, share
             shared.commits.fetch_add(1, Ordering::Relaxed);
             shared.writes.fetch_add(writes, Ordering::Relaxed);
         }
+        wal.enforce(&mut conn).await;
         if let Some(WriteJob::Close(done)) = closing {
             let _ = conn.close().await;
             let _ = done.send(());
