@@ -59,7 +59,24 @@ impl WriterHandle {
     pub(super) fn start(conn: SqliteConnection, wal: WalBound) -> Self {
         let (jobs, rx) = mpsc::channel(4096);
         let shared = Arc::new(Shared::default());
-        tokio::spawn(run(conn, wal, rx, shared.clone()));
+        let task = run(conn, wal, rx, shared.clone());
+        // Its own thread and runtime: each statement of a batch is a hand-off to SQLite's
+        // worker thread and back, and on the shared runtime every "back" waited behind the
+        // tasks of thousands of connections, leaving SQLite idle between statements.
+        let spawned = std::thread::Builder::new()
+            .name("sotto-writer".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime.block_on(task),
+                    Err(e) => tracing::error!(error = %e, "cannot start the database writer"),
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the database writer thread");
+        }
         Self { jobs, shared }
     }
 
