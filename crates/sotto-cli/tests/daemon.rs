@@ -93,7 +93,11 @@ fn a_bot_chats_through_the_daemon() {
     );
 
     let sent = rpc.call("send", json!({"username": "alice", "text": "pong"}));
-    assert_eq!(sent["result"]["id"].as_str().unwrap().len(), 32);
+    assert_eq!(
+        sent["result"]["id"].as_str().unwrap().as_bytes()[12],
+        b'-',
+        "a time-first id"
+    );
     assert_eq!(texts(&receive(&alice)), ["pong"]);
 
     let conversations = rpc.call("conversations", json!({}));

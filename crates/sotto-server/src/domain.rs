@@ -136,9 +136,16 @@ impl fmt::Display for DeviceAddress {
 
 /// A client-chosen message id, the idempotency key of a send.
 ///
-/// Clients should use 128 random bits (e.g. a UUID): ids are unique per recipient account.
+/// Clients should begin it with its creation time and follow with at least 80 random bits,
+/// `{12 hex digits of Unix ms}-{20 hex digits}` as Sotto clients do, or use a UUIDv7: ids
+/// are unique per recipient account, and a time first keeps the relay's table of remembered
+/// ids growing at one end (see [`MessageId::remembered_for`]). Any other id of 16–64
+/// characters works too, at a higher cost per send under load.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MessageId(String);
+
+/// Label of the hash under which the relay remembers message ids.
+const REMEMBERED_LABEL: &[u8] = b"Sotto_relay_remembered_message_id";
 
 impl MessageId {
     /// Parses an id from a request path.
@@ -156,18 +163,48 @@ impl MessageId {
     }
 
     /// The form in which the relay remembers this id for `recipient` after delivery, so that a
-    /// retry is stored once: `hex(SHA-256(label || recipient || 0x00 || id))`. The same group
-    /// message goes to many accounts under one client-chosen id; remembered per account under
-    /// different values, the table of remembered ids does not tell which accounts got the same
-    /// message (`docs/metadata.md`).
+    /// retry is stored once. The same group message goes to many accounts under one
+    /// client-chosen id; remembered per account under different values, the table of
+    /// remembered ids does not tell by id which accounts got the same message
+    /// (`docs/metadata.md`).
+    ///
+    /// An id that begins with its creation time ([`MessageId::time_prefix`]) is remembered as
+    /// `{that prefix}:{first 128 bits of the hash, in hex}`: new rows then land at the end of
+    /// the table's index, a few pages per commit, instead of one random page per send. Any
+    /// other id is remembered as the full hash in hex, as before time prefixes existed, so a
+    /// retry across an upgrade still finds it. The hash is
+    /// `SHA-256(label || recipient || 0x00 || id)` in both forms.
     pub fn remembered_for(&self, recipient: &AccountId) -> String {
         let digest = Sha256::new()
-            .chain_update(b"Sotto_relay_remembered_message_id")
+            .chain_update(REMEMBERED_LABEL)
             .chain_update(recipient.as_str().as_bytes())
             .chain_update([0])
             .chain_update(self.0.as_bytes())
             .finalize();
-        hex::encode(digest)
+        match self.time_prefix() {
+            Some(time) => format!("{time}:{}", hex::encode(&digest[..16])),
+            None => hex::encode(digest),
+        }
+    }
+
+    /// The creation time this id begins with, as written: 12 hex digits and a dash
+    /// (`0194a3b2c1d0-…`, Sotto's form), or the first 13 characters of a UUIDv7
+    /// (`0194a3b2-c1d0-7…`). None for any other id.
+    pub fn time_prefix(&self) -> Option<&str> {
+        let bytes = self.0.as_bytes();
+        let hex = |range: std::ops::Range<usize>| bytes[range].iter().all(u8::is_ascii_hexdigit);
+        let sotto = bytes.len() > 12 && hex(0..12) && bytes[12] == b'-';
+        let uuid_v7 = bytes.len() > 14
+            && hex(0..8)
+            && bytes[8] == b'-'
+            && hex(9..13)
+            && bytes[13] == b'-'
+            && bytes[14] == b'7';
+        match (sotto, uuid_v7) {
+            (true, _) => self.0.get(..12),
+            (_, true) => self.0.get(..13),
+            _ => None,
+        }
     }
 }
 
@@ -300,13 +337,75 @@ mod tests {
     use super::*;
 
     #[test]
-    fn remembered_ids_differ_per_recipient() {
+    fn ids_without_a_time_are_remembered_as_before_time_prefixes() {
+        // Pinned: rows written by earlier releases must still match their retries.
         let id = MessageId::parse("0123456789abcdef0123").unwrap();
         let a = AccountId::parse(&"a".repeat(32)).unwrap();
+        assert_eq!(id.time_prefix(), None);
+        assert_eq!(
+            id.remembered_for(&a),
+            "cef7c70c7124e0f33ab1fa50f3d0b885c5b07f563089178b832035b5b26f516d"
+        );
+    }
+
+    #[test]
+    fn ids_that_begin_with_a_time_are_remembered_in_time_order() {
+        let a = AccountId::parse(&"a".repeat(32)).unwrap();
+        let sotto = |ms: u64, rest: &str| MessageId::parse(&format!("{ms:012x}-{rest}")).unwrap();
+        let earlier = sotto(0x0194_a3b2_c1d0, "ffffffffffffffffffff");
+        let later = sotto(0x0194_a3b2_c1d1, "00000000000000000000");
+        assert_eq!(earlier.time_prefix(), Some("0194a3b2c1d0"));
+        assert!(earlier.remembered_for(&a) < later.remembered_for(&a));
+        assert!(earlier.remembered_for(&a).starts_with("0194a3b2c1d0:"));
+        assert_eq!(earlier.remembered_for(&a).len(), 12 + 1 + 32);
+        assert!(!earlier.remembered_for(&a).contains("ffffffffffffffffffff"));
+        let uuid = MessageId::parse("0194a3b2-c1d0-7abc-8def-0123456789ab").unwrap();
+        assert_eq!(uuid.time_prefix(), Some("0194a3b2-c1d0"));
+        let uuid_v4 = MessageId::parse("0194a3b2-c1d0-4abc-8def-0123456789ab").unwrap();
+        assert_eq!(uuid_v4.time_prefix(), None);
+        let not_hex = MessageId::parse("0194a3b2c1dz-00000000000000000000").unwrap();
+        assert_eq!(not_hex.time_prefix(), None);
+    }
+
+    #[test]
+    fn any_valid_id_has_one_remembered_form() {
+        // Ids assembled from the characters that matter to `time_prefix`, at every length the
+        // relay accepts: no panic, and a time prefix only in the two documented shapes.
+        let alphabet = b"0af7-_Zz";
+        let a = AccountId::parse(&"a".repeat(32)).unwrap();
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for n in 0..20_000 {
+            let len = 16 + n % 49;
+            let raw: String = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    char::from(alphabet[(state % alphabet.len() as u64) as usize])
+                })
+                .collect();
+            let id = MessageId::parse(&raw).unwrap();
+            let remembered = id.remembered_for(&a);
+            match id.time_prefix() {
+                Some(time) => {
+                    assert!(raw.starts_with(time) && (time.len() == 12 || time.len() == 13));
+                    assert_eq!(remembered.len(), time.len() + 33, "{raw}");
+                }
+                None => assert_eq!(remembered.len(), 64, "{raw}"),
+            }
+        }
+    }
+
+    #[test]
+    fn remembered_ids_differ_per_recipient() {
+        let a = AccountId::parse(&"a".repeat(32)).unwrap();
         let b = AccountId::parse(&"b".repeat(32)).unwrap();
-        assert_ne!(id.remembered_for(&a), id.remembered_for(&b));
-        assert_eq!(id.remembered_for(&a), id.remembered_for(&a));
-        assert!(!id.remembered_for(&a).contains(id.as_str()));
+        for raw in ["0123456789abcdef0123", "0194a3b2c1d0-0123456789abcdef0123"] {
+            let id = MessageId::parse(raw).unwrap();
+            assert_ne!(id.remembered_for(&a), id.remembered_for(&b));
+            assert_eq!(id.remembered_for(&a), id.remembered_for(&a));
+            assert!(!id.remembered_for(&a).contains(id.as_str()));
+        }
     }
 
     #[test]

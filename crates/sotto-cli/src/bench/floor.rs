@@ -1,12 +1,14 @@
 //! The floor: the relay's mailbox schema on the same disk with the same durability
 //! (WAL, synchronous=FULL, checkpoints in the background as the relay does them), with
 //! envelopes inserted in transactions of `--batch` multi-row inserts and deleted in
-//! transactions of the same size; no HTTP, no WebSocket, no JSON, no dedup check.
+//! transactions of the same size; each envelope's message id remembered as the relay
+//! remembers it (time first, then a hash); no HTTP, no WebSocket, no JSON, no dedup check.
 
 use super::server::progress;
 use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
+use sotto_server::domain::{AccountId, MessageId};
 use sotto_server::store::sqlite::{DATABASE_FILE, SqliteStore};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, QueryBuilder, Sqlite};
@@ -32,6 +34,20 @@ pub struct FloorArgs {
     json: bool,
 }
 
+/// The one recipient of the floor's envelopes.
+const FLOOR_ACCOUNT: &str = "00000000000000000000000000000001";
+
+/// Message ids in the form Sotto clients send (time first), remembered as the relay
+/// remembers them.
+fn floor_ids(range: std::ops::Range<u64>) -> Result<Vec<MessageId>> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis();
+    range
+        .map(|i| Ok(MessageId::parse(&format!("{now_ms:012x}-{i:020x}"))?))
+        .collect()
+}
+
 pub async fn run(args: FloorArgs) -> Result<()> {
     let temp = tempfile::tempdir()?;
     let dir = args
@@ -49,19 +65,22 @@ pub async fn run(args: FloorArgs) -> Result<()> {
         .await
         .context("cannot open the scratch database")?;
     let content = vec![0x5a; args.size];
+    let account = AccountId::parse(FLOOR_ACCOUNT)?;
     let bar = progress(args.messages * 2, "insert+delete");
     let start = Instant::now();
     let batch = args.batch.max(1);
     let mut n = 0;
     while n < args.messages {
         let end = (n + batch).min(args.messages);
-        let ids: Vec<String> = (n..end).map(|i| format!("floor-{i:016}")).collect();
+        let ids = floor_ids(n..end)?;
         let mut tx = conn.begin().await?;
         let mut query = QueryBuilder::<Sqlite>::new(
             "INSERT INTO message_ids (account_id, message_id, expires_at) ",
         );
         query.push_values(&ids, |mut row, id| {
-            row.push_bind("a").push_bind(id.as_str()).push_bind(0);
+            row.push_bind(FLOOR_ACCOUNT)
+                .push_bind(id.remembered_for(&account))
+                .push_bind(0);
         });
         query.build().execute(&mut *tx).await?;
         let mut query = QueryBuilder::<Sqlite>::new(

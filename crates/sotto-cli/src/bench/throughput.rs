@@ -130,6 +130,7 @@ pub async fn run(args: ThroughputArgs) -> Result<()> {
     };
     let commits_before = target.commit_counters().await?;
     let cpu_before = (cpu_ms(&target.pid.to_string())?, cpu_ms("self")?);
+    let run = u32::from_le_bytes(sotto_cli::relay_client::random_secret()?[..4].try_into()?);
     let started = clock.elapsed();
     let senders: Vec<_> = (0..args.concurrency)
         .map(|lane| {
@@ -139,7 +140,7 @@ pub async fn run(args: ThroughputArgs) -> Result<()> {
                 lane,
                 clock,
                 started,
-                args_lane(&args),
+                args_lane(&args, run),
             ))
         })
         .collect();
@@ -171,17 +172,29 @@ pub async fn run(args: ThroughputArgs) -> Result<()> {
     )
 }
 
+/// Envelope k's message id, in the form Sotto clients use: the time in Unix ms as 12 hex
+/// digits, then 80 bits that are unique per run and envelope (the relay hashes the id, so
+/// these need not be random to cost what a real client's ids cost).
+fn message_id(run: u32, k: u64) -> String {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("{now_ms:012x}-{run:08x}{k:012x}")
+}
+
 /// What one sender lane needs from the arguments.
 #[derive(Clone, Copy)]
 struct Lane {
+    run: u32,
     messages: u64,
     rate: u64,
     size: usize,
     lanes: u64,
 }
 
-fn args_lane(args: &ThroughputArgs) -> Lane {
+fn args_lane(args: &ThroughputArgs, run: u32) -> Lane {
     Lane {
+        run,
         messages: args.messages,
         rate: args.rate,
         size: args.size,
@@ -218,7 +231,7 @@ async fn send_lane(
                 .unwrap_or(u64::MAX)
                 .to_le_bytes(),
         );
-        let id = format!("bench-{k:016}");
+        let id = message_id(cfg.run, k);
         match &sender {
             Sender::Http(nodes) => {
                 let client = &nodes[(k as usize) % devices.len() % nodes.len()];
