@@ -34,8 +34,8 @@ const MAX_DEVICE_FIXES: usize = 3;
 
 /// A new message id: the time in Unix ms as 12 hex digits, a dash, and 80 random bits as 20
 /// hex digits (the relay wants 16–64 of `A-Za-z0-9-_`). The time first lets the relay keep
-/// its table of remembered ids in order; it tells the relay nothing it does not see already,
-/// the arrival time of the send (`docs/metadata.md`).
+/// its table of remembered ids in order. The relay sees the send arrive anyway; what the time
+/// adds is our clock's offset from the relay's (`docs/metadata.md`).
 pub(crate) fn new_message_id() -> String {
     let mut random = [0u8; 10];
     rand::rng().fill(&mut random[..]);
