@@ -40,23 +40,19 @@ impl WalBound {
         }
     }
 
-    /// Checkpoints on the writer's own connection if the log has outgrown the limit; true
-    /// if it did. Call it between transactions. A checkpoint that fails is logged and
-    /// retried after the next commit: the log is then only larger for a while.
-    pub(super) async fn enforce(&self, conn: &mut SqliteConnection) -> bool {
+    /// Checkpoints on the writer's own connection if the log has outgrown the limit. Call it
+    /// between transactions. A checkpoint that fails is logged and retried after the next
+    /// commit: the log is then only larger for a while.
+    pub(super) async fn enforce(&self, conn: &mut SqliteConnection) {
         let size = std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0);
         if size <= self.limit {
-            return false;
+            return;
         }
-        match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
             .execute(&mut *conn)
             .await
         {
-            Ok(_) => true,
-            Err(e) => {
-                tracing::warn!(error = %e, "WAL checkpoint by the writer failed");
-                false
-            }
+            tracing::warn!(error = %e, "WAL checkpoint by the writer failed");
         }
     }
 }
