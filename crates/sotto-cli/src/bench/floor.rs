@@ -40,11 +40,8 @@ const FLOOR_ACCOUNT: &str = "00000000000000000000000000000001";
 /// Message ids in the form Sotto clients send (time first), remembered as the relay
 /// remembers them.
 fn floor_ids(range: std::ops::Range<u64>) -> Result<Vec<MessageId>> {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_millis();
     range
-        .map(|i| Ok(MessageId::parse(&format!("{now_ms:012x}-{i:020x}"))?))
+        .map(|i| Ok(MessageId::parse(&super::time_first_id(i.into()))?))
         .collect()
 }
 

@@ -59,3 +59,13 @@ fn print_report(report: &serde_json::Value, json: bool) -> Result<()> {
     }
     Ok(())
 }
+
+/// A message id in the form Sotto clients choose: the time in Unix ms as 12 hex digits, a
+/// dash, then 80 bits as 20 hex digits, here the low 80 bits of `unique` (the relay hashes
+/// the id, so they need not be random to cost what a client's random ones cost).
+fn time_first_id(unique: u128) -> String {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("{now_ms:012x}-{:020x}", unique & ((1 << 80) - 1))
+}

@@ -172,16 +172,6 @@ pub async fn run(args: ThroughputArgs) -> Result<()> {
     )
 }
 
-/// Envelope k's message id, in the form Sotto clients use: the time in Unix ms as 12 hex
-/// digits, then 80 bits that are unique per run and envelope (the relay hashes the id, so
-/// these need not be random to cost what a real client's ids cost).
-fn message_id(run: u32, k: u64) -> String {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
-    format!("{now_ms:012x}-{run:08x}{k:012x}")
-}
-
 /// What one sender lane needs from the arguments.
 #[derive(Clone, Copy)]
 struct Lane {
@@ -231,7 +221,8 @@ async fn send_lane(
                 .unwrap_or(u64::MAX)
                 .to_le_bytes(),
         );
-        let id = message_id(cfg.run, k);
+        // Unique per run (32 bits) and envelope (48 bits).
+        let id = super::time_first_id(u128::from(cfg.run) << 48 | u128::from(k));
         match &sender {
             Sender::Http(nodes) => {
                 let client = &nodes[(k as usize) % devices.len() % nodes.len()];
