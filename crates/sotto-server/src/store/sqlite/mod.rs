@@ -84,7 +84,7 @@ impl SqliteStore {
         sqlx::query("PRAGMA wal_autocheckpoint = 0")
             .execute(&mut writer_conn)
             .await?;
-        let writer = writer::WriterHandle::start(writer_conn, wal::WalBound::new(&path));
+        let writer = writer::WriterHandle::start(writer_conn, wal::WalBound::new(&path))?;
         let checkpoints = std::sync::Arc::new(tokio::spawn(checkpoint_loop(pool.clone())));
         Ok(Self {
             pool,

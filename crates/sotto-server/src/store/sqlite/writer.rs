@@ -55,29 +55,27 @@ fn writer_gone() -> StoreError {
 }
 
 impl WriterHandle {
-    /// Spawns the writer task on `conn`, keeping the log within `wal`.
-    pub(super) fn start(conn: SqliteConnection, wal: WalBound) -> Self {
+    /// Spawns the writer task on `conn`, keeping the log within `wal`. Fails if its thread
+    /// or runtime cannot be made.
+    pub(super) fn start(conn: SqliteConnection, wal: WalBound) -> Result<Self, StoreError> {
         let (jobs, rx) = mpsc::channel(4096);
         let shared = Arc::new(Shared::default());
         let task = run(conn, wal, rx, shared.clone());
         // Its own thread and runtime: each statement of a batch is a hand-off to SQLite's
         // worker thread and back, and on the shared runtime every "back" waited behind the
         // tasks of thousands of connections, leaving SQLite idle between statements.
-        let spawned = std::thread::Builder::new()
+        let cannot = |e: std::io::Error| {
+            StoreError::Database(format!("cannot start the database writer: {e}"))
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(cannot)?;
+        std::thread::Builder::new()
             .name("sotto-writer".into())
-            .spawn(move || {
-                match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(runtime) => runtime.block_on(task),
-                    Err(e) => tracing::error!(error = %e, "cannot start the database writer"),
-                }
-            });
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "cannot start the database writer thread");
-        }
-        Self { jobs, shared }
+            .spawn(move || runtime.block_on(task))
+            .map_err(cannot)?;
+        Ok(Self { jobs, shared })
     }
 
     /// Installs the hook told about committed envelopes (only the first call counts).
